@@ -1,0 +1,70 @@
+"""otel-autoinstrument: zero-code OpenTelemetry traces and logs for Python services.
+
+Run a program under ``otel-run`` and the agent loads itself; nothing here needs to be
+imported. For a manual span next to the automatic ones::
+
+    from otel_autoinstrument import get_tracer
+
+    tracer = get_tracer(__name__)
+    with tracer.start_as_current_span("checkout") as span:
+        span.set_attribute("cart.items", 3)
+
+This module stays tiny and imports lazily: the bootstrap imports it in every process.
+"""
+
+from .version import __version__
+
+__all__ = ["__version__", "get_tracer", "current_span", "use_span", "SpanKind", "StatusCode",
+           "force_flush"]
+
+
+def get_tracer(name, version=""):
+    """A tracer for manual spans. Without a running agent (not under ``otel-run``, or
+    OTEL_SDK_DISABLED) it still works: spans are created but not exported."""
+    from .startup import get_agent
+
+    agent = get_agent()
+    if agent is not None:
+        return agent.tracer(name, version)
+    return _fallback_provider().get_tracer(name, version)
+
+
+def current_span():
+    """The active span (an invalid non-recording span when there is none)."""
+    from .trace.tracer import current_span as _current
+
+    return _current()
+
+
+def force_flush(timeout_s=5.0):
+    """Export what is queued now (for scripts that end with ``os._exit``)."""
+    from .startup import get_agent
+
+    agent = get_agent()
+    if agent is not None:
+        agent.force_flush(timeout_s)
+
+
+_fallback = None
+
+
+def _fallback_provider():
+    global _fallback
+    if _fallback is None:
+        from .trace.sampling import AlwaysOn
+        from .trace.tracer import TracerProvider
+
+        _fallback = TracerProvider(None, AlwaysOn())
+    return _fallback
+
+
+def __getattr__(name):
+    if name in ("SpanKind", "StatusCode"):
+        from .trace import span
+
+        return getattr(span, name)
+    if name == "use_span":
+        from .trace.tracer import use_span
+
+        return use_span
+    raise AttributeError(name)

@@ -1,0 +1,416 @@
+"""Every OTEL_* variable the agent reads, parsed and validated in one place.
+
+``load()`` reads the environment once into a ``Settings`` object; nothing else in the
+agent (and no instrumentor) reads ``os.environ``. Each variable is one row of
+``VARIABLES``: its name, the parser for its kind of value, its default and one line of
+documentation (the README's table is checked against these rows by a test). A bad
+value logs one warning naming the variable and the value, and the default is used.
+
+Defaults are the OpenTelemetry specification's. Durations are milliseconds, as the
+specification says (the official Python exporter reads OTEL_EXPORTER_OTLP_TIMEOUT as
+seconds; this agent does not).
+"""
+
+import os
+
+from . import _log
+
+DEFAULT_ENDPOINT = "http://localhost:4318"
+SIGNALS = ("traces", "logs")
+TRACES_EXPORTERS = ("otlp", "console", "none")
+LOGS_EXPORTERS = ("otlp", "console", "none")
+METRICS_EXPORTERS = ("none", "otlp", "console")
+PROTOCOLS = ("http/protobuf", "http/json")
+COMPRESSIONS = ("none", "gzip")
+SAMPLERS = (
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+)
+PROPAGATORS = ("tracecontext", "baggage", "b3", "b3multi", "none")
+
+
+class BadValue(ValueError):
+    """Raised by a parser; the message says what was expected."""
+
+
+# --- one parser per kind of value ------------------------------------------------
+
+def parse_str(text):
+    return text.strip()
+
+
+def parse_bool(text):
+    value = text.strip().lower()
+    if value == "true":
+        return True
+    if value == "false" or value == "":
+        return False
+    raise BadValue("expected true or false")
+
+
+def parse_int(text):
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise BadValue("expected a whole number") from None
+    if value < 0:
+        raise BadValue("expected a number >= 0")
+    return value
+
+
+def parse_optional_int(text):
+    """A limit where an empty value means 'no limit'."""
+    return parse_int(text) if text.strip() else None
+
+
+def parse_millis(text):
+    """A duration in milliseconds (the specification's unit for every OTEL_* timeout)."""
+    return parse_int(text)
+
+
+def parse_list(text):
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def parse_lower_list(text):
+    return [item.lower() for item in parse_list(text)]
+
+
+def _percent_decode(text):
+    if "%" not in text:
+        return text
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
+def parse_pairs(text):
+    """``key1=value1,key2=value2`` with percent-decoded values (W3C baggage style)."""
+    pairs = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BadValue("expected key=value pairs separated by commas, got %r" % _mask(item))
+        pairs[_percent_decode(key)] = _percent_decode(value.strip())
+    return pairs
+
+
+def parse_ratio(text):
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise BadValue("expected a number between 0 and 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise BadValue("expected a number between 0 and 1")
+    return value
+
+
+def parse_log_level(text):
+    level = _log.parse_level(text)
+    if level is None:
+        raise BadValue("expected one of debug, info, warning, error, critical")
+    return text.strip().lower()
+
+
+def choice(*allowed):
+    def parse(text):
+        value = text.strip().lower()
+        if value not in allowed:
+            raise BadValue("expected one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def choices(*allowed):
+    """A comma-separated list whose every item must be one of ``allowed``."""
+
+    def parse(text):
+        values = parse_lower_list(text)
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            raise BadValue("unknown %s; expected some of %s" % (", ".join(bad), ", ".join(allowed)))
+        return values
+
+    return parse
+
+
+def _mask(text):
+    key, sep, _ = text.partition("=")
+    return key + sep + "***" if sep else text
+
+
+# --- the variables -------------------------------------------------------------------
+
+class Var:
+    __slots__ = ("name", "parse", "default", "doc", "secret")
+
+    def __init__(self, name, parse, default, doc, secret=False):
+        self.name, self.parse, self.default, self.doc, self.secret = name, parse, default, doc, secret
+
+
+def _exporter_vars():
+    rows = []
+    for signal in ("", "TRACES_", "LOGS_"):
+        which = "for %s" % signal[:-1].lower() if signal else "for every signal"
+        prefix = "OTEL_EXPORTER_OTLP_" + signal
+        rows += [
+            Var(prefix + "ENDPOINT", parse_str, None if signal else DEFAULT_ENDPOINT,
+                "OTLP/HTTP endpoint %s (a per-signal endpoint is used as is; the generic one "
+                "gets /v1/traces or /v1/logs appended)" % which, secret=True),
+            Var(prefix + "PROTOCOL", parse_str, None if signal else "http/protobuf",
+                "http/protobuf or http/json %s" % which),
+            Var(prefix + "HEADERS", parse_pairs, None if signal else {},
+                "headers sent with each export %s, key=value comma-separated, "
+                "values percent-decoded" % which, secret=True),
+            Var(prefix + "TIMEOUT", parse_millis, None if signal else 10000,
+                "timeout of one export %s, in milliseconds" % which),
+            Var(prefix + "COMPRESSION", choice(*COMPRESSIONS), None if signal else "none",
+                "gzip or none %s" % which),
+            Var(prefix + "CERTIFICATE", parse_str, None if signal else "",
+                "CA bundle (PEM) that verifies the endpoint's certificate %s" % which),
+            Var(prefix + "CLIENT_CERTIFICATE", parse_str, None if signal else "",
+                "client certificate (PEM) for mutual TLS %s" % which),
+            Var(prefix + "CLIENT_KEY", parse_str, None if signal else "",
+                "client private key (PEM) for mutual TLS %s" % which),
+        ]
+    return rows
+
+
+VARIABLES = [
+    Var("OTEL_SDK_DISABLED", parse_bool, False, "true turns the whole agent off"),
+    Var("OTEL_LOG_LEVEL", parse_log_level, "info",
+        "level of the agent's own log messages (debug, info, warning, error)"),
+    Var("OTEL_SERVICE_NAME", parse_str, "", "service.name of every span and log record"),
+    Var("OTEL_RESOURCE_ATTRIBUTES", parse_pairs, {},
+        "extra resource attributes, key=value comma-separated, values percent-decoded"),
+    Var("OTEL_TRACES_EXPORTER", choices(*TRACES_EXPORTERS), ["otlp"],
+        "where spans go: otlp, console or none"),
+    Var("OTEL_LOGS_EXPORTER", choices(*LOGS_EXPORTERS), ["otlp"],
+        "where log records go: otlp, console or none"),
+    Var("OTEL_METRICS_EXPORTER", choices(*METRICS_EXPORTERS), ["none"],
+        "accepted for compatibility; the agent exports no metrics yet"),
+    Var("OTEL_PROPAGATORS", choices(*PROPAGATORS), ["tracecontext", "baggage"],
+        "context propagation formats: tracecontext, baggage, b3, b3multi, none"),
+    Var("OTEL_TRACES_SAMPLER", choice(*SAMPLERS), "parentbased_always_on",
+        "sampler: always_on, always_off, traceidratio, parentbased_*"),
+    Var("OTEL_TRACES_SAMPLER_ARG", parse_ratio, 1.0, "sampling ratio for the traceidratio samplers"),
+] + _exporter_vars() + [
+    Var("OTEL_BSP_SCHEDULE_DELAY", parse_millis, 5000, "delay between two span exports, ms"),
+    Var("OTEL_BSP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one span export, ms"),
+    Var("OTEL_BSP_MAX_QUEUE_SIZE", parse_int, 2048, "spans waiting for export; more are dropped"),
+    Var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "spans per export request"),
+    Var("OTEL_BLRP_SCHEDULE_DELAY", parse_millis, 1000, "delay between two log exports, ms"),
+    Var("OTEL_BLRP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one log export, ms"),
+    Var("OTEL_BLRP_MAX_QUEUE_SIZE", parse_int, 2048, "log records waiting for export"),
+    Var("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "log records per export request"),
+    Var("OTEL_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span, event, link or log record"),
+    Var("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
+        "longest string attribute value (unset: no limit)"),
+    Var("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per span"),
+    Var("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
+        "longest string span attribute value"),
+    Var("OTEL_SPAN_EVENT_COUNT_LIMIT", parse_int, 128, "events per span"),
+    Var("OTEL_SPAN_LINK_COUNT_LIMIT", parse_int, 128, "links per span"),
+    Var("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span event"),
+    Var("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span link"),
+    Var("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per log record"),
+    Var("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
+        "longest string log attribute value"),
+    Var("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", parse_lower_list, [],
+        "instrumentors not to load, by name, comma-separated (* for all)"),
+    Var("OTEL_PYTHON_EXIT_TIMEOUT", parse_millis, 3000,
+        "the longest the agent may hold the process at exit to flush, ms"),
+    Var("OTEL_PYTHON_EXCLUDED_URLS", parse_list, [],
+        "regexes of URLs that are never traced, for every HTTP instrumentation"),
+    Var("OTEL_PYTHON_FLASK_EXCLUDED_URLS", parse_list, [], "regexes of URLs Flask does not trace"),
+    Var("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", parse_list, [], "regexes of URLs Django does not trace"),
+    Var("OTEL_PYTHON_REQUESTS_EXCLUDED_URLS", parse_list, [],
+        "regexes of URLs requests does not trace nor inject into"),
+    Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", parse_list, [],
+        "request headers recorded on server spans"),
+    Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE", parse_list, [],
+        "response headers recorded on server spans"),
+    Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", parse_list, [],
+        "request headers recorded on client spans"),
+    Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", parse_list, [],
+        "response headers recorded on client spans"),
+    Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", parse_list, [],
+        "captured header names (or regexes) whose values are recorded as [REDACTED]"),
+    Var("OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS", parse_lower_list, [],
+        "extra query parameter names whose values are redacted in URLs"),
+    Var("OTEL_PYTHON_DB_QUERY_SANITIZE", parse_bool, True,
+        "replace literals in db.query.text with ? (false records statements as written)"),
+    Var("OTEL_PYTHON_LOG_CORRELATION", parse_bool, False,
+        "install a log format with trace ids when the application configures no logging"),
+    Var("OTEL_PYTHON_LOG_LEVEL", parse_log_level, "info",
+        "lowest level of log records exported (debug, info, warning, error)"),
+]
+
+_BY_NAME = {var.name: var for var in VARIABLES}
+
+
+def attribute_name(var_name):
+    """``OTEL_BSP_MAX_QUEUE_SIZE`` -> ``bsp_max_queue_size`` (the Settings attribute)."""
+    name = var_name[5:] if var_name.startswith("OTEL_") else var_name
+    return name.lower()
+
+
+class ExporterSettings:
+    """The effective OTLP exporter settings of one signal."""
+
+    __slots__ = ("signal", "endpoint", "protocol", "headers", "timeout_ms", "compression",
+                 "certificate", "client_certificate", "client_key", "sources")
+
+    def __repr__(self):
+        return "ExporterSettings(%s, %s, %s)" % (self.signal, self.endpoint, self.protocol)
+
+
+class Settings:
+    """All configuration, read once. Attributes are named after the variables
+    (``OTEL_BSP_MAX_QUEUE_SIZE`` -> ``settings.bsp_max_queue_size``).
+
+    ``sources`` maps a variable name to where its value came from: ``default``,
+    ``environment`` or ``command line`` (the launcher marks its own options).
+    ``warnings`` holds the messages logged for bad values.
+    """
+
+    def __init__(self):
+        self.sources = {}
+        self.warnings = []
+        self.raw = {}
+
+    def exporter(self, signal):
+        return self._exporters[signal]
+
+    def lookup(self, name, default=None):
+        """Raw value of any OTEL_* variable, for third-party instrumentors' own settings."""
+        return self.raw.get(name, default)
+
+
+def _signal_endpoint(generic, signal):
+    path = "/v1/" + signal
+    base = generic.rstrip("/")
+    return base + path
+
+
+def _build_exporter(settings, signal):
+    sig = signal.upper()
+    out = ExporterSettings()
+    out.signal = signal
+    out.sources = {}
+    for field, attr in (("ENDPOINT", "endpoint"), ("PROTOCOL", "protocol"), ("HEADERS", "headers"),
+                        ("TIMEOUT", "timeout_ms"), ("COMPRESSION", "compression"),
+                        ("CERTIFICATE", "certificate"), ("CLIENT_CERTIFICATE", "client_certificate"),
+                        ("CLIENT_KEY", "client_key")):
+        specific = "OTEL_EXPORTER_OTLP_%s_%s" % (sig, field)
+        generic = "OTEL_EXPORTER_OTLP_" + field
+        value = getattr(settings, attribute_name(specific))
+        source = specific
+        if value is None or (field == "ENDPOINT" and value == ""):
+            value = getattr(settings, attribute_name(generic))
+            source = generic
+            if field == "ENDPOINT":
+                value = _signal_endpoint(value or DEFAULT_ENDPOINT, signal)
+        setattr(out, attr, value)
+        out.sources[attr] = source
+    if out.protocol == "grpc":
+        _warn(settings, "%s=grpc: this agent speaks OTLP over HTTP; using http/protobuf "
+              "(point the endpoint at the collector's HTTP port, usually 4318)" % out.sources["protocol"])
+        out.protocol = "http/protobuf"
+    elif out.protocol not in PROTOCOLS:
+        _warn(settings, "%s=%r is not a known protocol (http/protobuf, http/json); using "
+              "http/protobuf" % (out.sources["protocol"], out.protocol))
+        out.protocol = "http/protobuf"
+    if not out.endpoint.startswith(("http://", "https://")):
+        _warn(settings, "%s=%r is not an http:// or https:// URL; using %s" % (
+            out.sources["endpoint"], masked_url(out.endpoint), _signal_endpoint(DEFAULT_ENDPOINT, signal)))
+        out.endpoint = _signal_endpoint(DEFAULT_ENDPOINT, signal)
+    return out
+
+
+def masked_url(url):
+    """``url`` without credentials or query, cheap enough for start-up messages."""
+    at = url.rfind("@")
+    scheme = url.find("://")
+    if at > scheme >= 0:
+        url = url[: scheme + 3] + "***@" + url[at + 1:]
+    return url.split("?", 1)[0]
+
+
+def _warn(settings, message):
+    if message in settings.warnings:
+        return  # the generic variable behind both signals: say it once
+    settings.warnings.append(message)
+    _log.warning(message)
+
+
+CLI_MARKER = "OTEL_AUTOINSTRUMENT_CLI_OPTIONS"  # set by otel-run: variables from its options
+
+
+def load(environ=None, command_line=None):
+    """Read every variable once. ``command_line`` names the variables that came from
+    otel-run's options (by default, read from the marker the launcher sets)."""
+    environ = os.environ if environ is None else environ
+    if command_line is None:
+        command_line = set(environ.get(CLI_MARKER, "").split(","))
+    settings = Settings()
+    settings.raw = {k: v for k, v in environ.items() if k.startswith("OTEL_")}
+    for var in VARIABLES:
+        attr = attribute_name(var.name)
+        text = environ.get(var.name)
+        value, source = var.default, "default"
+        if text is not None and text.strip() != "":
+            try:
+                value = var.parse(text)
+                source = "command line" if var.name in command_line else "environment"
+            except BadValue as exc:
+                shown = "***" if var.secret else text
+                _warn(settings, "%s=%r is invalid (%s); using the default %r" % (
+                    var.name, shown, exc, var.default))
+        setattr(settings, attr, value)
+        settings.sources[var.name] = source
+    _resolve_dependent(settings)
+    settings._exporters = {signal: _build_exporter(settings, signal) for signal in SIGNALS}
+    return settings
+
+
+def _resolve_dependent(settings):
+    """Values whose default is another variable, and cross-variable checks."""
+    if settings.span_attribute_count_limit is None:
+        settings.span_attribute_count_limit = settings.attribute_count_limit
+    if settings.span_attribute_value_length_limit is None:
+        settings.span_attribute_value_length_limit = settings.attribute_value_length_limit
+    if settings.logrecord_attribute_count_limit is None:
+        settings.logrecord_attribute_count_limit = settings.attribute_count_limit
+    if settings.logrecord_attribute_value_length_limit is None:
+        settings.logrecord_attribute_value_length_limit = settings.attribute_value_length_limit
+    for prefix in ("bsp", "blrp"):
+        queue = getattr(settings, prefix + "_max_queue_size")
+        batch = getattr(settings, prefix + "_max_export_batch_size")
+        if queue < 1:
+            _warn(settings, "OTEL_%s_MAX_QUEUE_SIZE must be at least 1; using 2048" % prefix.upper())
+            setattr(settings, prefix + "_max_queue_size", 2048)
+            queue = 2048
+        if batch < 1 or batch > queue:
+            _warn(settings, "OTEL_%s_MAX_EXPORT_BATCH_SIZE=%d must be between 1 and the queue size "
+                  "(%d); using %d" % (prefix.upper(), batch, queue, min(512, queue)))
+            setattr(settings, prefix + "_max_export_batch_size", min(512, queue))
+    if "none" in settings.propagators:
+        settings.propagators = []
+    if "none" in settings.traces_exporter and len(settings.traces_exporter) > 1:
+        settings.traces_exporter = [e for e in settings.traces_exporter if e != "none"]
+    if "none" in settings.logs_exporter and len(settings.logs_exporter) > 1:
+        settings.logs_exporter = [e for e in settings.logs_exporter if e != "none"]
+    if settings.metrics_exporter != ["none"] and settings.sources["OTEL_METRICS_EXPORTER"] != "default":
+        settings.warnings.append("OTEL_METRICS_EXPORTER: this agent exports no metrics yet")
+        _log.debug("OTEL_METRICS_EXPORTER=%s accepted; this agent exports no metrics yet",
+                   ",".join(settings.metrics_exporter))
+
+
+def variable(name):
+    """The ``Var`` row of a variable name (KeyError if the agent does not read it)."""
+    return _BY_NAME[name]

@@ -1,0 +1,1 @@
+"""Export: batching, OTLP/HTTP (protobuf and JSON), console. Runs off the hot path."""

@@ -1,0 +1,100 @@
+"""Post-import hooks: run a function right after a module is imported, or at once if it
+already is.
+
+wrapt offers the same (``wrapt.register_post_import_hook``), but importing wrapt costs
+about 20 ms (wrapt 2.x: 70 ms) measured on a 2-core machine, more than the agent's whole
+start-up budget for ``python -c pass``; this finder is a few lines and imports nothing.
+wrapt is still what patches, imported when the first hooked library is.
+
+The finder sits first on ``sys.meta_path`` and only ever answers for hooked names: it
+asks the other finders for the spec, then wraps the loader's ``exec_module`` so the
+hooks run after the module body. The module's ``__loader__`` and ``__spec__.loader`` are
+the original loader again before the body runs, so libraries that inspect their loader
+(Flask's root path lookup, importlib.resources) see nothing unusual. Every hook is
+guarded: an exception in a hook is the agent's own error and never fails the import.
+"""
+
+import sys
+
+from . import _log
+
+_hooks = {}  # module name -> list of callables(module); None once the hooks have run
+_finder = None
+
+
+def when_imported(name, hook):
+    """Call ``hook(module)`` once ``name`` is imported (now, if it already is)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        _run(name, [hook], module)
+        return
+    _install()
+    _hooks.setdefault(name, []).append(hook)
+
+
+def _run(name, hooks, module):
+    for hook in hooks:
+        try:
+            hook(module)
+        except Exception:
+            _log.internal_error("the import hook of %s" % name)
+
+
+def _install():
+    global _finder
+    if _finder is None:
+        _finder = _PostImportFinder()
+        sys.meta_path.insert(0, _finder)
+
+
+class _PostImportFinder:
+    def __init__(self):
+        self._busy = set()
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _hooks or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        finally:
+            self._busy.discard(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _HookedLoader(spec.loader)
+        return spec
+
+    def invalidate_caches(self):
+        pass
+
+
+class _HookedLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        spec.loader = self.loader
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        spec = getattr(module, "__spec__", None)
+        if spec is not None:
+            spec.loader = self.loader
+        try:
+            module.__loader__ = self.loader
+        except AttributeError:
+            pass
+        self.loader.exec_module(module)
+        name = module.__name__
+        hooks = _hooks.pop(name, None)
+        if hooks:
+            _run(name, hooks, sys.modules.get(name, module))
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)

@@ -1,0 +1,1 @@
+"""Logs: the record model and pipeline (the logging handler lives with the instrumentors)."""

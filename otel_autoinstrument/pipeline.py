@@ -1,0 +1,58 @@
+"""Build the processing pipelines from the settings: provider -> processors -> exporters.
+
+Imported on first use (the first tracer or log record), never at start-up.
+"""
+
+from . import _log
+from .export.batch import BatchProcessor
+from .trace import sampling
+from .trace.tracer import Limits, TracerProvider
+
+
+def _exporter(name, signal, settings, resource):
+    if name == "otlp":
+        from .export.otlp_http import OtlpHttpExporter
+
+        return OtlpHttpExporter(signal, settings.exporter(signal), resource)
+    if name == "console":
+        from .export.console import ConsoleLogExporter, ConsoleSpanExporter
+
+        return ConsoleSpanExporter() if signal == "traces" else ConsoleLogExporter()
+    return None
+
+
+def _processors(signal, names, settings, resource):
+    prefix = "bsp" if signal == "traces" else "blrp"
+    processors = []
+    for name in names:
+        try:
+            exporter = _exporter(name, signal, settings, resource)
+        except Exception:
+            _log.internal_error("building the %s %s exporter" % (name, signal))
+            continue
+        if exporter is None:
+            continue
+        processors.append(BatchProcessor(
+            exporter, signal,
+            max_queue_size=getattr(settings, prefix + "_max_queue_size"),
+            max_batch_size=getattr(settings, prefix + "_max_export_batch_size"),
+            schedule_delay_ms=getattr(settings, prefix + "_schedule_delay"),
+            export_timeout_ms=getattr(settings, prefix + "_export_timeout"),
+        ))
+    return processors
+
+
+def build_tracer_provider(settings, resource):
+    sampler = sampling.from_settings(settings.traces_sampler, settings.traces_sampler_arg)
+    return TracerProvider(resource, sampler, Limits.from_settings(settings),
+                          _processors("traces", settings.traces_exporter, settings, resource))
+
+
+def build_log_pipeline(settings, resource):
+    if settings.logs_exporter == ["none"]:
+        return None
+    from .logs.record import LogPipeline
+
+    return LogPipeline(resource, settings.logrecord_attribute_count_limit,
+                       settings.logrecord_attribute_value_length_limit,
+                       _processors("logs", settings.logs_exporter, settings, resource))

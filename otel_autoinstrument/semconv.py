@@ -1,0 +1,47 @@
+"""Attribute names of the stable OpenTelemetry semantic conventions, in one place.
+
+One version of the conventions (stable HTTP and database conventions), no dual modes.
+"""
+
+# HTTP (stable)
+HTTP_REQUEST_METHOD = "http.request.method"
+HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+HTTP_ROUTE = "http.route"
+URL_FULL = "url.full"
+URL_PATH = "url.path"
+URL_QUERY = "url.query"
+URL_SCHEME = "url.scheme"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+CLIENT_ADDRESS = "client.address"
+CLIENT_PORT = "client.port"
+NETWORK_PROTOCOL_VERSION = "network.protocol.version"
+NETWORK_PEER_ADDRESS = "network.peer.address"
+USER_AGENT_ORIGINAL = "user_agent.original"
+ERROR_TYPE = "error.type"
+ENDUSER_ID = "enduser.id"
+
+# The methods the HTTP conventions know; any other is recorded as _OTHER.
+KNOWN_HTTP_METHODS = frozenset(
+    ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"))
+
+# Database (stable)
+DB_SYSTEM_NAME = "db.system.name"
+DB_NAMESPACE = "db.namespace"
+DB_QUERY_TEXT = "db.query.text"
+DB_OPERATION_NAME = "db.operation.name"
+DB_COLLECTION_NAME = "db.collection.name"
+DB_RESPONSE_STATUS_CODE = "db.response.status_code"
+
+# Exceptions
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+
+# Code and threads (log records)
+CODE_FILE_PATH = "code.file.path"
+CODE_FUNCTION_NAME = "code.function.name"
+CODE_LINE_NUMBER = "code.line.number"
+THREAD_ID = "thread.id"
+THREAD_NAME = "thread.name"

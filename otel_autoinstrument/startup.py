@@ -1,0 +1,234 @@
+"""Start the agent in this process: config -> pipeline -> instrumentors; exit and fork hooks.
+
+``start()`` is what the bootstrap calls, once per process. It reads the config, finds
+the instrumentor plugins and registers an import hook per library; everything costly
+(the tracer provider, the exporters, threads, wrapt, the libraries' patches) is built
+on first use, so a process that never imports an instrumented library, nor makes a
+span, pays almost nothing.
+"""
+
+import atexit
+import os
+import time
+
+from . import _log, config
+from .importhooks import when_imported
+
+_agent = None
+
+
+class Agent:
+    """The core as instrumentors see it: settings, tracers, propagator, log pipeline."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.started_pid = os.getpid()
+        self.instrumentors = {}  # name -> InstrumentorState
+        self._provider = None
+        self._propagator = None
+        self._logs = None
+        self._logs_built = False
+        self._resource = None
+
+    # Built on first use: a process that makes no span never loads the export layer.
+    @property
+    def resource(self):
+        if self._resource is None:
+            from . import resource
+
+            self._resource = resource.from_settings(self.settings)
+        return self._resource
+
+    @property
+    def provider(self):
+        if self._provider is None:
+            from .pipeline import build_tracer_provider
+
+            self._provider = build_tracer_provider(self.settings, self.resource)
+        return self._provider
+
+    @property
+    def propagator(self):
+        if self._propagator is None:
+            from .propagation import Propagator
+
+            self._propagator = Propagator(self.settings.propagators)
+        return self._propagator
+
+    @property
+    def logs(self):
+        """The log pipeline, or None when OTEL_LOGS_EXPORTER is none."""
+        if not self._logs_built:
+            from .pipeline import build_log_pipeline
+
+            self._logs = build_log_pipeline(self.settings, self.resource)
+            self._logs_built = True
+        return self._logs
+
+    def tracer(self, name, version=""):
+        return self.provider.get_tracer(name, version)
+
+    def processors(self):
+        found = []
+        if self._provider is not None:
+            found += self._provider.processors
+        if self._logs is not None:
+            found += self._logs.processors
+        return found
+
+    def shutdown(self, timeout_s=None):
+        """Flush and stop both signals within the exit bound."""
+        if timeout_s is None:
+            timeout_s = self.settings.python_exit_timeout / 1000.0
+        deadline = time.monotonic() + timeout_s
+        for pipeline in (self._provider, self._logs):
+            if pipeline is not None:
+                try:
+                    pipeline.shutdown(max(0.0, deadline - time.monotonic()))
+                except Exception:
+                    _log.internal_error("shutting down")
+
+    def force_flush(self, timeout_s=5.0):
+        deadline = time.monotonic() + timeout_s
+        for pipeline in (self._provider, self._logs):
+            if pipeline is not None:
+                pipeline.force_flush(max(0.0, deadline - time.monotonic()))
+
+
+class InstrumentorState:
+    """What happened to one discovered instrumentor (shown by ``otel-run --info``)."""
+
+    __slots__ = ("name", "entry_point", "instrumentor", "status", "detail")
+
+    def __init__(self, name, entry_point, instrumentor=None, status="", detail=""):
+        self.name = name
+        self.entry_point = entry_point
+        self.instrumentor = instrumentor
+        self.status = status
+        self.detail = detail
+
+
+def get_agent():
+    """The agent of this process, or None when it was not started (or is disabled)."""
+    return _agent
+
+
+def start(environ=None):
+    """Start the agent once in this process. Never raises."""
+    global _agent
+    if _agent is not None:
+        return _agent
+    try:
+        settings = config.load(environ)
+        _log.set_level(_log.parse_level(settings.log_level))
+        if settings.sdk_disabled:
+            return None
+        agent = _agent = Agent(settings)
+        when_imported("logging", _on_logging_imported)
+        _load_instrumentors(agent)
+        atexit.register(_at_exit)
+        _announce(agent)
+        return agent
+    except Exception:
+        _log.internal_error("starting the agent")
+        return None
+
+
+def _on_logging_imported(module):
+    _log.attach_logger()
+
+
+def _at_exit():
+    agent = _agent
+    if agent is not None:
+        agent.shutdown()
+
+
+def _load_instrumentors(agent):
+    from .discovery import Installed
+
+    installed = Installed()
+    agent.installed = installed
+    disabled = set(agent.settings.python_disabled_instrumentations)
+    for entry_point in installed.entry_points:
+        name = entry_point.name
+        state = InstrumentorState(name, entry_point)
+        agent.instrumentors[name] = state
+        if "*" in disabled or name.lower() in disabled:
+            state.status, state.detail = "disabled", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
+            continue
+        try:
+            instrumentor = entry_point.load()()
+        except Exception as exc:
+            state.status, state.detail = "failed", "could not load %s: %s" % (entry_point.value, exc)
+            _log.error("instrumentor %s disabled: could not load %s (%s: %s)", name, entry_point.value,
+                       type(exc).__name__, exc)
+            continue
+        state.instrumentor = instrumentor
+        state.status = "waiting"
+        state.detail = "patches on import of " + ", ".join(instrumentor.modules)
+        for module in instrumentor.modules:
+            when_imported(module, _activator(agent, state))
+
+
+def _activator(agent, state):
+    def activate(module):
+        if state.status != "waiting":
+            return
+        problem = _version_problem(agent, state.instrumentor)
+        if problem:
+            state.status, state.detail = "unsupported", problem
+            _log.warning("instrumentor %s disabled: %s", state.name, problem)
+            return
+        try:
+            state.instrumentor.instrument(agent)
+        except Exception as exc:
+            state.status, state.detail = "failed", "%s: %s" % (type(exc).__name__, exc)
+            _log.error("instrumentor %s disabled: instrumenting failed (%s: %s); the application "
+                       "runs on without it", state.name, type(exc).__name__, exc)
+            if _log.STRICT:
+                raise
+            return
+        state.status, state.detail = "active", "patched"
+        _log.debug("instrumentor %s active", state.name)
+
+    return activate
+
+
+def _version_problem(agent, instrumentor):
+    from .instrumentation import satisfies, split_requirement
+
+    for requirement in instrumentor.requires:
+        dist, specifier = split_requirement(requirement)
+        version = agent.installed.version(dist)
+        if version is None:
+            continue  # vendored or not installed as a distribution: trust the import
+        if specifier and not satisfies(version, specifier):
+            return "%s %s is installed, %s supports %s" % (dist, version, instrumentor.name or "it", specifier)
+    return None
+
+
+def _announce(agent):
+    settings = agent.settings
+    if _log._level > 20:
+        return
+    exporters = []
+    if settings.traces_exporter != ["none"]:
+        exporters.append("traces -> %s" % _exporter_text(settings, "traces", settings.traces_exporter))
+    if settings.logs_exporter != ["none"]:
+        exporters.append("logs -> %s" % _exporter_text(settings, "logs", settings.logs_exporter))
+    waiting = sorted(n for n, s in agent.instrumentors.items() if s.status == "waiting")
+    _log.info("started in pid %d: service %s; %s; instrumentors: %s", os.getpid(),
+               settings.service_name or "(unknown_service)", "; ".join(exporters) or "no exporter",
+               ", ".join(waiting) or "none")
+
+
+def _exporter_text(settings, signal, names):
+    parts = []
+    for name in names:
+        if name == "otlp":
+            parts.append("otlp %s (%s)" % (config.masked_url(settings.exporter(signal).endpoint),
+                                            settings.exporter(signal).protocol))
+        else:
+            parts.append(name)
+    return ", ".join(parts)

@@ -1,0 +1,1 @@
+"""The tracing core: span model, context, samplers, tracer."""

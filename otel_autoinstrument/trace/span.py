@@ -1,0 +1,299 @@
+"""Span, span context and their constants: the objects on the application's hot path.
+
+A span is a small ``__slots__`` object. Recording work is a dict store; limits follow
+the specification (count limits drop and count, string values are truncated); nothing
+is encoded until the export thread does it.
+"""
+
+import time
+
+INVALID_TRACE_ID = 0
+INVALID_SPAN_ID = 0
+
+
+class SpanKind:
+    """OTLP numbering, so the encoder writes the value as it is."""
+
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+    NAMES = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+
+
+class StatusCode:
+    UNSET = 0
+    OK = 1
+    ERROR = 2
+    NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+class SpanContext:
+    """The part of a span that crosses process boundaries."""
+
+    __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state", "is_remote")
+
+    def __init__(self, trace_id, span_id, trace_flags=1, trace_state="", is_remote=False):
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.trace_flags = trace_flags
+        self.trace_state = trace_state
+        self.is_remote = is_remote
+
+    @property
+    def is_valid(self):
+        return self.trace_id != INVALID_TRACE_ID and self.span_id != INVALID_SPAN_ID
+
+    @property
+    def sampled(self):
+        return bool(self.trace_flags & 1)
+
+    def __repr__(self):
+        return "SpanContext(%032x, %016x, flags=%d)" % (self.trace_id, self.span_id, self.trace_flags)
+
+
+INVALID_SPAN_CONTEXT = SpanContext(INVALID_TRACE_ID, INVALID_SPAN_ID, 0)
+
+_VALUE_TYPES = (str, bool, int, float)
+
+
+def clean_value(value, length_limit):
+    """A valid attribute value (truncated to ``length_limit``), or None to skip it."""
+    if isinstance(value, str):
+        if length_limit is not None and len(value) > length_limit:
+            return value[:length_limit]
+        return value
+    if isinstance(value, _VALUE_TYPES):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [v for v in value if v is None or isinstance(v, _VALUE_TYPES)]
+        if length_limit is not None:
+            items = [v[:length_limit] if isinstance(v, str) else v for v in items]
+        return tuple(items)
+    if isinstance(value, bytes):
+        return value
+    return None
+
+
+def set_limited(attributes, key, value, count_limit, length_limit):
+    """Store one attribute under the limits; returns 1 if it had to be dropped."""
+    if type(value) is not str or length_limit is not None:
+        value = clean_value(value, length_limit)
+        if value is None:
+            return 0
+    if key not in attributes and len(attributes) >= count_limit:
+        return 1
+    attributes[key] = value
+    return 0
+
+
+def limited_dict(attributes, count_limit, length_limit):
+    """A copy of ``attributes`` under the limits, and the number dropped."""
+    out = {}
+    dropped = 0
+    for key, value in attributes.items():
+        dropped += set_limited(out, key, value, count_limit, length_limit)
+    return out, dropped
+
+
+class Event:
+    __slots__ = ("name", "time_ns", "attributes", "dropped_attributes")
+
+    def __init__(self, name, time_ns, attributes, dropped_attributes=0):
+        self.name = name
+        self.time_ns = time_ns
+        self.attributes = attributes
+        self.dropped_attributes = dropped_attributes
+
+
+class Link:
+    __slots__ = ("context", "attributes", "dropped_attributes")
+
+    def __init__(self, context, attributes=None, dropped_attributes=0):
+        self.context = context
+        self.attributes = attributes or {}
+        self.dropped_attributes = dropped_attributes
+
+
+class Span:
+    """A recording span. Create it through a tracer; ``end()`` hands it to export."""
+
+    __slots__ = (
+        "name", "context", "parent", "kind", "start_ns", "end_ns", "attributes", "events",
+        "links", "status_code", "status_message", "scope", "dropped_attributes",
+        "dropped_events", "dropped_links", "_provider",
+    )
+
+    def __init__(self, name, context, parent, kind, start_ns, attributes, links, scope, provider):
+        self.name = name
+        self.context = context
+        self.parent = parent
+        self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = None
+        self.attributes = attributes
+        self.events = None
+        self.links = links
+        self.status_code = 0
+        self.status_message = ""
+        self.scope = scope
+        self.dropped_attributes = 0
+        self.dropped_events = 0
+        self.dropped_links = 0
+        self._provider = provider
+
+    def get_span_context(self):
+        return self.context
+
+    def is_recording(self):
+        return self.end_ns is None
+
+    def set_attribute(self, key, value):
+        if self.end_ns is None:
+            limits = self._provider.limits
+            self.dropped_attributes += set_limited(
+                self.attributes, key, value, limits.attribute_count, limits.attribute_length)
+
+    def set_attributes(self, attributes):
+        if self.end_ns is None:
+            limits = self._provider.limits
+            count, length = limits.attribute_count, limits.attribute_length
+            store = self.attributes
+            for key, value in attributes.items():
+                self.dropped_attributes += set_limited(store, key, value, count, length)
+
+    def add_event(self, name, attributes=None, timestamp=None):
+        if self.end_ns is not None:
+            return
+        limits = self._provider.limits
+        if self.events is None:
+            self.events = []
+        if len(self.events) >= limits.event_count:
+            self.dropped_events += 1
+            return
+        attrs, dropped = limited_dict(attributes or {}, limits.event_attribute_count, limits.attribute_length)
+        self.events.append(Event(name, timestamp or time.time_ns(), attrs, dropped))
+
+    def add_link(self, context, attributes=None):
+        if self.end_ns is not None or not context.is_valid:
+            return
+        limits = self._provider.limits
+        if len(self.links) >= limits.link_count:
+            self.dropped_links += 1
+            return
+        attrs, dropped = limited_dict(attributes or {}, limits.link_attribute_count, limits.attribute_length)
+        self.links.append(Link(context, attrs, dropped))
+
+    def set_status(self, code, description=None):
+        """ERROR may carry a description; OK is final (spec: later calls are ignored)."""
+        if self.end_ns is not None or self.status_code == StatusCode.OK:
+            return
+        if code == StatusCode.UNSET:
+            return
+        self.status_code = code
+        self.status_message = (description or "") if code == StatusCode.ERROR else ""
+
+    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False):
+        """Add the semantic-conventions ``exception`` event."""
+        if self.end_ns is not None:
+            return
+        import traceback
+
+        event_attrs = {
+            "exception.type": _qualified_type(exception),
+            "exception.message": str(exception),
+            "exception.stacktrace": "".join(
+                traceback.format_exception(type(exception), exception, exception.__traceback__)),
+        }
+        if attributes:
+            event_attrs.update(attributes)
+        self.add_event("exception", event_attrs, timestamp)
+
+    def update_name(self, name):
+        if self.end_ns is None:
+            self.name = name
+
+    def end(self, end_time=None):
+        if self.end_ns is not None:
+            return  # idempotent: a second end is ignored
+        self.end_ns = end_time or time.time_ns()
+        self._provider.on_end(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is not None and self.end_ns is None:
+            self.record_exception(exc, escaped=True)
+            self.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+        self.end()
+        return False
+
+    def __repr__(self):
+        return "Span(%r, %r)" % (self.name, self.context)
+
+
+def _qualified_type(exception):
+    cls = type(exception)
+    module = cls.__module__
+    if module in ("builtins", "__main__", None):
+        return cls.__qualname__
+    return module + "." + cls.__qualname__
+
+
+class NonRecordingSpan:
+    """A span that records nothing: a remote parent, or a span the sampler dropped.
+
+    It still carries a valid span context so that propagation keeps the trace.
+    """
+
+    __slots__ = ("context",)
+    name = ""
+    attributes = {}
+    end_ns = 0
+
+    def __init__(self, context):
+        self.context = context
+
+    def get_span_context(self):
+        return self.context
+
+    def is_recording(self):
+        return False
+
+    def set_attribute(self, key, value):
+        pass
+
+    def set_attributes(self, attributes):
+        pass
+
+    def add_event(self, name, attributes=None, timestamp=None):
+        pass
+
+    def add_link(self, context, attributes=None):
+        pass
+
+    def set_status(self, code, description=None):
+        pass
+
+    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False):
+        pass
+
+    def update_name(self, name):
+        pass
+
+    def end(self, end_time=None):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        return False
+
+    def __repr__(self):
+        return "NonRecordingSpan(%r)" % (self.context,)
+
+
+INVALID_SPAN = NonRecordingSpan(INVALID_SPAN_CONTEXT)

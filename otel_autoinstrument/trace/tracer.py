@@ -1,0 +1,189 @@
+"""Tracer and provider: where spans are born and where ended spans are handed off.
+
+The provider owns what every span shares (resource, sampler, limits, the processors
+that receive ended spans). A tracer is the provider plus an instrumentation scope.
+"""
+
+import functools
+import time
+from random import getrandbits
+
+from .context import _span, attach, detach
+from .span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode
+
+_CURRENT = object()  # "parent = whatever span is current" (the default)
+
+
+class Limits:
+    """Span limits (OTEL_SPAN_*_LIMIT and friends)."""
+
+    __slots__ = ("attribute_count", "attribute_length", "event_count", "link_count",
+                 "event_attribute_count", "link_attribute_count")
+
+    def __init__(self, attribute_count=128, attribute_length=None, event_count=128, link_count=128,
+                 event_attribute_count=128, link_attribute_count=128):
+        self.attribute_count = attribute_count
+        self.attribute_length = attribute_length
+        self.event_count = event_count
+        self.link_count = link_count
+        self.event_attribute_count = event_attribute_count
+        self.link_attribute_count = link_attribute_count
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls(settings.span_attribute_count_limit, settings.span_attribute_value_length_limit,
+                   settings.span_event_count_limit, settings.span_link_count_limit,
+                   settings.event_attribute_count_limit, settings.link_attribute_count_limit)
+
+
+class Scope:
+    """Instrumentation scope: the name (and version) of what created a span."""
+
+    __slots__ = ("name", "version")
+
+    def __init__(self, name, version=""):
+        self.name = name
+        self.version = version or ""
+
+
+class TracerProvider:
+    def __init__(self, resource, sampler, limits=None, processors=()):
+        self.resource = resource
+        self.sampler = sampler
+        self.limits = limits or Limits()
+        self.processors = list(processors)
+        self._tracers = {}
+
+    def get_tracer(self, name, version=""):
+        key = (name, version)
+        tracer = self._tracers.get(key)
+        if tracer is None:
+            tracer = self._tracers[key] = Tracer(self, Scope(name, version))
+        return tracer
+
+    def add_processor(self, processor):
+        self.processors.append(processor)
+
+    def on_end(self, span):
+        for processor in self.processors:
+            processor.on_end(span)
+
+    def force_flush(self, timeout_s=5.0):
+        deadline = time.monotonic() + timeout_s
+        for processor in self.processors:
+            processor.force_flush(max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self, timeout_s=5.0):
+        deadline = time.monotonic() + timeout_s
+        for processor in self.processors:
+            processor.shutdown(max(0.0, deadline - time.monotonic()))
+
+
+class Tracer:
+    def __init__(self, provider, scope):
+        self.provider = provider
+        self.scope = scope
+
+    def start_span(self, name, kind=SpanKind.INTERNAL, attributes=None, links=None,
+                   start_time=None, parent=_CURRENT):
+        """Start a span (not made current). ``parent`` is a span, a SpanContext, or None
+        for a new trace; by default the current span."""
+        if parent is _CURRENT:
+            parent = _span.get()
+        if parent is not None and not isinstance(parent, SpanContext):
+            parent = parent.context
+        if parent is not None and parent.trace_id and parent.span_id:
+            trace_id = parent.trace_id
+            trace_state = parent.trace_state
+        else:
+            parent = None
+            trace_id = getrandbits(128) or 1
+            trace_state = ""
+        provider = self.provider
+        sampled = provider.sampler.should_sample(parent, trace_id)
+        context = SpanContext(trace_id, getrandbits(64) or 1, 1 if sampled else 0, trace_state)
+        if not sampled:
+            return NonRecordingSpan(context)
+        span = Span(name, context, parent, kind, start_time or time.time_ns(), {}, [], self.scope, provider)
+        if attributes:
+            span.set_attributes(attributes)
+        if links:
+            for link in links:
+                span.add_link(link.context, link.attributes)
+        return span
+
+    def start_as_current_span(self, name, kind=SpanKind.INTERNAL, attributes=None, links=None,
+                              record_exception=True, end_on_exit=True):
+        """Context manager (and decorator) that starts a span and makes it current."""
+        return _CurrentSpan(self, name, kind, attributes, links, record_exception, end_on_exit)
+
+
+class _CurrentSpan:
+    __slots__ = ("tracer", "name", "kind", "attributes", "links", "record_exception",
+                 "end_on_exit", "span", "token")
+
+    def __init__(self, tracer, name, kind, attributes, links, record_exception, end_on_exit):
+        self.tracer = tracer
+        self.name = name
+        self.kind = kind
+        self.attributes = attributes
+        self.links = links
+        self.record_exception = record_exception
+        self.end_on_exit = end_on_exit
+
+    def __enter__(self):
+        span = self.span = self.tracer.start_span(self.name, self.kind, self.attributes, self.links)
+        self.token = attach(span)
+        return span
+
+    def __exit__(self, exc_type, exc, tb):
+        span = self.span
+        detach(self.token)
+        if exc is not None and span.end_ns is None:
+            if self.record_exception:
+                span.record_exception(exc, escaped=True)
+            span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+        if self.end_on_exit:
+            span.end()
+        return False
+
+    def __call__(self, func):
+        """Use as a decorator: a new span for each call of ``func``."""
+        tracer, name, kind = self.tracer, self.name, self.kind
+        attributes, links, record, end = self.attributes, self.links, self.record_exception, self.end_on_exit
+
+        @functools.wraps(func)
+        def traced(*args, **kwargs):
+            with _CurrentSpan(tracer, name, kind, attributes, links, record, end):
+                return func(*args, **kwargs)
+
+        return traced
+
+
+class use_span:
+    """Make an existing span current for a block; ends it on exit if asked."""
+
+    __slots__ = ("span", "end_on_exit", "token")
+
+    def __init__(self, span, end_on_exit=False):
+        self.span = span
+        self.end_on_exit = end_on_exit
+
+    def __enter__(self):
+        self.token = attach(self.span)
+        return self.span
+
+    def __exit__(self, exc_type, exc, tb):
+        detach(self.token)
+        if exc is not None and self.span.end_ns is None:
+            self.span.record_exception(exc, escaped=True)
+            self.span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+        if self.end_on_exit:
+            self.span.end()
+        return False
+
+
+def current_span():
+    """The active span, or an invalid non-recording span when there is none."""
+    span = _span.get()
+    return INVALID_SPAN if span is None else span

@@ -1,0 +1,17 @@
+"""URL routes of the test project."""
+
+from django.contrib import admin
+from django.urls import path
+
+from shop import views
+
+urlpatterns = [
+    path("", views.index),
+    path("health/", views.health),
+    path("users/<int:pk>/", views.user),
+    path("error/", views.error),
+    path("stream/", views.stream),
+    path("log/", views.log),
+    path("db/", views.db),
+    path("admin/", admin.site.urls),
+]

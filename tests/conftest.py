@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite: the real OTLP receiver and per-test names."""
+
+import re
+import uuid
+
+import pytest
+
+from support.receiver import Receiver
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    """One real OTLP/HTTP receiver for the session; tests tell their data apart by
+    service name. Tests that change its behaviour use ``own_receiver`` instead."""
+    with Receiver() as r:
+        r.start()
+        yield r
+
+
+@pytest.fixture
+def own_receiver():
+    """A receiver of this test's own, free to fail, hang or refuse."""
+    r = Receiver()
+    r.start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def service_name(request):
+    """A service.name unique to this test."""
+    base = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:40].strip("-")
+    return "%s-%s" % (base, uuid.uuid4().hex[:6])

@@ -188,3 +188,47 @@ def split_requirement(requirement):
         if ch in "<>=!~ ;[":
             return requirement[:i].strip(), requirement[i:].split(";", 1)[0].strip()
     return requirement.strip(), ""
+
+
+class ExcludedUrls:
+    """URLs an HTTP instrumentation must not trace: regexes from OTEL_PYTHON_EXCLUDED_URLS
+    plus the instrumentation's own variable (e.g. OTEL_PYTHON_FLASK_EXCLUDED_URLS),
+    searched anywhere in the URL as the official agent does. Invalid regexes are
+    reported once and ignored."""
+
+    def __init__(self, settings, *variables):
+        patterns = list(settings.python_excluded_urls)
+        for variable in variables:
+            patterns += getattr(settings, _setting_attr(variable))
+        self._regex = None
+        if patterns:
+            import re
+
+            valid = []
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                    valid.append(pattern)
+                except re.error as exc:
+                    _log.warning("excluded URL pattern %r ignored: %s", pattern, exc)
+            if valid:
+                self._regex = re.compile("|".join("(?:%s)" % p for p in valid))
+
+    def __bool__(self):
+        return self._regex is not None
+
+    def matches(self, url):
+        return self._regex is not None and self._regex.search(url) is not None
+
+
+def _setting_attr(variable):
+    from .config import attribute_name
+
+    return attribute_name(variable)
+
+
+def log_pipeline_record():
+    """The log record class that ``agent.logs.emit()`` takes."""
+    from .logs.record import LogRecord
+
+    return LogRecord

@@ -150,10 +150,25 @@ class Span:
         return self.end_ns is None
 
     def set_attribute(self, key, value):
-        if self.end_ns is None:
-            limits = self._provider.limits
-            self.dropped_attributes += set_limited(
-                self.attributes, key, value, limits.attribute_count, limits.attribute_length)
+        if self.end_ns is not None:
+            return
+        # Inlined common case (a str, int, bool or float under the limits): this is
+        # the most frequent call on the hot path.
+        attributes = self.attributes
+        limits = self._provider.limits
+        if key not in attributes and len(attributes) >= limits.attribute_count:
+            self.dropped_attributes += 1
+            return
+        kind = type(value)
+        if kind is str:
+            length = limits.attribute_length
+            if length is not None and len(value) > length:
+                value = value[:length]
+        elif kind is not int and kind is not bool and kind is not float:
+            value = clean_value(value, limits.attribute_length)
+            if value is None:
+                return
+        attributes[key] = value
 
     def set_attributes(self, attributes):
         if self.end_ns is None:
@@ -224,7 +239,8 @@ class Span:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc is not None and self.end_ns is None:
+        # Only errors: SystemExit, KeyboardInterrupt and GeneratorExit end a span normally.
+        if isinstance(exc, Exception) and self.end_ns is None:
             self.record_exception(exc, escaped=True)
             self.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
         self.end()

@@ -9,6 +9,7 @@ import time
 from random import getrandbits
 
 from .context import _span, attach, detach
+from .sampling import AlwaysOn, ParentBased
 from .span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode
 
 _CURRENT = object()  # "parent = whatever span is current" (the default)
@@ -53,6 +54,8 @@ class TracerProvider:
         self.limits = limits or Limits()
         self.processors = list(processors)
         self._tracers = {}
+        # The default sampler (parentbased_always_on) decided inline on the hot path.
+        self.parent_or_on = isinstance(sampler, ParentBased) and isinstance(sampler.root, AlwaysOn)
 
     def get_tracer(self, name, version=""):
         key = (name, version)
@@ -100,9 +103,14 @@ class Tracer:
             trace_id = getrandbits(128) or 1
             trace_state = ""
         provider = self.provider
-        sampled = provider.sampler.should_sample(parent, trace_id)
+        if provider.parent_or_on:
+            sampled = parent is None or bool(parent.trace_flags & 1)
+        else:
+            sampled = provider.sampler.should_sample(parent, trace_id)
         context = SpanContext(trace_id, getrandbits(64) or 1, 1 if sampled else 0, trace_state)
-        if not sampled:
+        if not sampled or not provider.processors:
+            # Unsampled, or nowhere to send it (exporter none): the context still
+            # propagates, and instrumentations skip their attribute work.
             return NonRecordingSpan(context)
         span = Span(name, context, parent, kind, start_time or time.time_ns(), {}, [], self.scope, provider)
         if attributes:
@@ -139,7 +147,7 @@ class _CurrentSpan:
     def __exit__(self, exc_type, exc, tb):
         span = self.span
         detach(self.token)
-        if exc is not None and span.end_ns is None:
+        if isinstance(exc, Exception) and span.end_ns is None:
             if self.record_exception:
                 span.record_exception(exc, escaped=True)
             span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
@@ -175,7 +183,7 @@ class use_span:
 
     def __exit__(self, exc_type, exc, tb):
         detach(self.token)
-        if exc is not None and self.span.end_ns is None:
+        if isinstance(exc, Exception) and self.span.end_ns is None:
             self.span.record_exception(exc, escaped=True)
             self.span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
         if self.end_on_exit:

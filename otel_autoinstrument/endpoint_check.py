@@ -1,0 +1,195 @@
+"""The live check behind ``otel-run --info``: POST an empty export to each OTLP endpoint
+and say what happened in words an operator can act on.
+
+The request is what the exporter would send (same URL, protocol, headers, compression,
+CA bundle and client certificate), with an empty body and a short timeout; nothing is
+retried and redirects are not followed. Empty OTLP requests are valid: a receiver
+answers 200 and stores nothing.
+"""
+
+GRPC_PORT = 4317
+
+
+def host_port(url):
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "", None
+
+
+def _causes(exc):
+    """The exception and everything it wraps (urllib3 and requests nest them deeply)."""
+    seen, todo, out = set(), [exc], []
+    while todo and len(out) < 20:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        out.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        todo += list(getattr(item, "args", ()))
+    return out
+
+
+def _first(causes, kind):
+    return next((e for e in causes if isinstance(e, kind)), None)
+
+
+def check_endpoint(signal, exporter, timeout_s=3.0):
+    """POST an empty export of the configured protocol; what happened and what it means."""
+    import gzip
+    import socket
+    import ssl
+
+    import requests
+
+    from .export.otlp_http import mask_url
+    from .version import __version__
+
+    url = exporter.endpoint
+    host, port = host_port(url)
+    where = "%s:%s" % (host, port)
+    result = {"signal": signal, "endpoint": mask_url(url), "protocol": exporter.protocol,
+              "reachable": False, "tls": None, "http_status": None, "ok": False, "diagnosis": ""}
+    https = url.startswith("https://")
+    body = b"{}" if exporter.protocol == "http/json" else b""
+    headers = {"Content-Type": "application/json" if exporter.protocol == "http/json"
+               else "application/x-protobuf", "User-Agent": "otel-autoinstrument/" + __version__}
+    headers.update(exporter.headers)
+    if exporter.compression == "gzip":
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    session = requests.Session()
+    session.trust_env = False
+    bundle = exporter.certificate or None
+    if bundle:
+        session.verify = bundle
+    if exporter.client_certificate and exporter.client_key:
+        session.cert = (exporter.client_certificate, exporter.client_key)
+    timeout = min(timeout_s, exporter.timeout_ms / 1000.0 or timeout_s)
+    try:
+        response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+    except requests.exceptions.SSLError as exc:
+        result["reachable"], result["tls"] = True, "failed"
+        result["diagnosis"] = _tls_diagnosis(_causes(exc), where, bundle, exporter, ssl)
+        return result
+    except requests.exceptions.ConnectTimeout:
+        result["diagnosis"] = ("no answer from %s within %.0f s: a firewall dropping the packets, or a "
+                               "wrong address" % (where, timeout))
+        return result
+    except requests.exceptions.ReadTimeout:
+        result["reachable"] = True
+        result["tls"] = "ok" if https else None
+        result["diagnosis"] = ("%s accepted the connection but sent no HTTP answer within %.0f s: a hung "
+                               "collector, or not an OTLP/HTTP port%s" % (where, timeout, _grpc_hint(port)))
+        return result
+    except requests.exceptions.RequestException as exc:
+        causes = _causes(exc)
+        if _first(causes, ConnectionRefusedError) is not None or "refused" in str(exc).lower():
+            result["diagnosis"] = ("connection refused: nothing listens on %s. Is the collector running? "
+                                   "Is 4317 (OTLP/gRPC) used instead of 4318 (OTLP/HTTP)?" % where)
+        elif _first(causes, socket.gaierror) is not None or "resolve" in str(exc).lower():
+            result["diagnosis"] = "cannot resolve the host name %r (DNS)" % host
+        else:
+            result["reachable"] = True
+            cause = causes[-1] if causes else exc
+            result["diagnosis"] = ("%s closed the connection without an HTTP answer (%s): not an "
+                                   "OTLP/HTTP port?%s%s" % (where, type(cause).__name__, _grpc_hint(port),
+                                                            "" if https else " Or a TLS port: use https://"))
+        return result
+    finally:
+        session.close()
+    status = response.status_code
+    result.update(reachable=True, http_status=status, tls="ok" if https else None)
+    result["ok"], result["diagnosis"] = _status_diagnosis(status, response, signal, exporter)
+    return result
+
+
+def _grpc_hint(port):
+    return " (4317 is the OTLP/gRPC port; this agent speaks OTLP/HTTP, usually 4318)" if port == GRPC_PORT else ""
+
+
+def _tls_diagnosis(causes, where, bundle, exporter, ssl):
+    source = exporter.sources.get("certificate", "OTEL_EXPORTER_OTLP_CERTIFICATE")
+    if bundle:
+        trusted = "the CA bundle %s=%s" % (source, bundle)
+    else:
+        try:
+            import certifi
+
+            trusted = "the default CA bundle (certifi, %s)" % certifi.where()
+        except ImportError:
+            trusted = "the default CA bundle"
+    verify = _first(causes, ssl.SSLCertVerificationError)
+    if verify is not None:
+        reason = getattr(verify, "verify_message", "") or str(verify)
+        if "hostname" in reason.lower() or "ip address mismatch" in reason.lower():
+            return ("TLS failed: the certificate of %s is not valid for that name (%s); connect by a "
+                    "name the certificate lists" % (where, reason))
+        if "expired" in reason.lower():
+            return "TLS failed: the certificate of %s has expired (%s)" % (where, reason)
+        return ("TLS certificate verification failed (%s): the certificate of %s is not signed by a CA "
+                "in %s. Set %s to the PEM file of the CA that signed the collector's certificate"
+                % (reason, where, trusted, source))
+    text = " ".join(str(c) for c in causes[-1:])
+    if "wrong version number" in text.lower() or "record layer" in text.lower():
+        return "TLS failed: %s does not speak TLS; use http:// instead of https://" % where
+    return "TLS failed talking to %s: %s" % (where, text[:200])
+
+
+def _status_diagnosis(status, response, signal, exporter):
+    endpoint_var = exporter.sources.get("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT")
+    if 200 <= status < 300:
+        return True, "reachable; an empty export was accepted (HTTP %d)" % status
+    if status in (301, 302, 303, 307, 308):
+        target = response.headers.get("Location", "?")
+        from .export.otlp_http import mask_url
+
+        return False, ("HTTP %d: the endpoint redirects to %s; exports do not follow redirects, set the "
+                       "final URL" % (status, mask_url(target)))
+    if status == 404:
+        if endpoint_var.endswith(("_TRACES_ENDPOINT", "_LOGS_ENDPOINT")):
+            fix = "%s is used as is: it must be the full URL, ending in /v1/%s" % (endpoint_var, signal)
+        else:
+            fix = ("OTEL_EXPORTER_OTLP_ENDPOINT gets /v1/%s appended: give the collector's base URL "
+                   "(e.g. http://collector:4318) without a path" % signal)
+        return False, "HTTP 404: wrong path, nothing receives OTLP there. %s" % fix
+    if status in (401, 403):
+        return False, ("HTTP %d: the endpoint refuses us; check the credentials in "
+                       "OTEL_EXPORTER_OTLP_HEADERS (or _%s_HEADERS)" % (status, signal.upper()))
+    if status == 415:
+        return False, ("HTTP 415: the endpoint does not take %s; try the other "
+                       "OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or http/json)" % exporter.protocol)
+    if status == 405:
+        return False, "HTTP 405: the endpoint does not take POST; is this an OTLP/HTTP receiver?"
+    if status in (429, 502, 503, 504):
+        return False, "HTTP %d: the endpoint is overloaded or unavailable now; the agent retries these" % status
+    return False, "HTTP %d to an empty export: an answer, but not an OTLP/HTTP success" % status
+
+
+def check_endpoints(settings, timeout_s=3.0):
+    """One check per signal exported with otlp, run side by side."""
+    import threading
+
+    from . import config
+
+    signals = [s for s in config.SIGNALS if "otlp" in getattr(settings, s + "_exporter")]
+    results = {}
+
+    def run(signal):
+        try:
+            results[signal] = check_endpoint(signal, settings.exporter(signal), timeout_s)
+        except Exception as exc:  # a diagnostic tool reports, it does not crash
+            results[signal] = {"signal": signal, "endpoint": "", "reachable": None, "tls": None,
+                               "http_status": None, "ok": False,
+                               "diagnosis": "check failed: %s: %s" % (type(exc).__name__, exc)}
+
+    threads = [threading.Thread(target=run, args=(s,), daemon=True) for s in signals]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout_s * 2 + 5)
+    return [results[s] for s in signals if s in results]

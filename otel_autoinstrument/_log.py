@@ -52,7 +52,7 @@ def attach_logger():
 
     logger = logging.getLogger(LOGGER_NAME)
     if not any(getattr(h, "_otel_agent_handler", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _current_stderr_handler(logging)
         handler._otel_agent_handler = True
         handler.setFormatter(logging.Formatter("otel-autoinstrument %(levelname)s: %(message)s"))
         logger.addHandler(handler)
@@ -60,6 +60,23 @@ def attach_logger():
     logger.setLevel(_level)
     _logger = logger
     return logger
+
+
+def _current_stderr_handler(logging):
+    """A handler that writes to whatever ``sys.stderr`` is when a message is logged (as
+    the messages written before ``logging`` was imported do), not to the stream that was
+    stderr when it was made: the application (or a test runner) may replace it later."""
+
+    class CurrentStderrHandler(logging.StreamHandler):
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, value):
+            pass
+
+    return CurrentStderrHandler()
 
 
 def log(level, msg, *args, exc_info=None):

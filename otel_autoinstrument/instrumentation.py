@@ -38,7 +38,7 @@ from .propagation import Carried  # noqa: F401
 from .trace.context import (  # noqa: F401
     attach, detach, get_baggage, get_current_span, is_suppressed, reset_baggage, set_baggage)
 from .trace.span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode  # noqa: F401
-from .trace.tracer import current_span, use_span  # noqa: F401
+from .trace.tracer import Scope, current_span, use_span  # noqa: F401
 
 
 class Instrumentor:
@@ -169,9 +169,9 @@ def satisfies(version, specifier):
         if not clause:
             continue
         op = next((o for o in _OPERATORS if clause.startswith(o)), None)
-        if op is None:
+        want = version_tuple(clause[len(op):].strip()) if op else ()
+        if not want:  # no operator, or no version after it (">> 2" is not "> 2")
             raise ValueError("bad version clause %r" % clause)
-        want = version_tuple(clause[len(op):].strip())
         width = max(len(have), len(want))
         a = have + (0,) * (width - len(have))
         b = want + (0,) * (width - len(want))

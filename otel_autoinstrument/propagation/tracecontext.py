@@ -36,11 +36,19 @@ def parse_traceparent(value):
     return trace, span, int(flags, 16)
 
 
+_LCALPHA = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LCALNUM = _LCALPHA | frozenset("0123456789")
+_KEY_CHARS = _LCALNUM | frozenset("_-*/")
+
+
 def _valid_key(key):
-    if not key or len(key) > 256:
-        return False
-    allowed = "abcdefghijklmnopqrstuvwxyz0123456789_-*/@"
-    return key[0] in "abcdefghijklmnopqrstuvwxyz0123456789" and all(c in allowed for c in key)
+    """``simple-key`` (lcalpha first, at most 256) or ``tenant-id@system-id`` (tenant:
+    alnum first, at most 241; system: lcalpha first, at most 14), as W3C defines them."""
+    tenant, at, system = key.partition("@")
+    if not at:
+        return 0 < len(key) <= 256 and key[0] in _LCALPHA and _KEY_CHARS.issuperset(key)
+    return (0 < len(tenant) <= 241 and tenant[0] in _LCALNUM and _KEY_CHARS.issuperset(tenant)
+            and 0 < len(system) <= 14 and system[0] in _LCALPHA and _KEY_CHARS.issuperset(system))
 
 
 def _valid_value(value):

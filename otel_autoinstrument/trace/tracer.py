@@ -160,6 +160,14 @@ class _CurrentSpan:
         tracer, name, kind = self.tracer, self.name, self.kind
         attributes, links, record, end = self.attributes, self.links, self.record_exception, self.end_on_exit
 
+        if getattr(getattr(func, "__code__", None), "co_flags", 0) & 0x80:  # CO_COROUTINE: async def
+            @functools.wraps(func)
+            async def traced_async(*args, **kwargs):
+                with _CurrentSpan(tracer, name, kind, attributes, links, record, end):
+                    return await func(*args, **kwargs)
+
+            return traced_async
+
         @functools.wraps(func)
         def traced(*args, **kwargs):
             with _CurrentSpan(tracer, name, kind, attributes, links, record, end):

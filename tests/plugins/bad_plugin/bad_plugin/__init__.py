@@ -1,0 +1,1 @@
+"""Broken plugins for the agent's fault tests."""

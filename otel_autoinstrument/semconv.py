@@ -7,6 +7,7 @@ One version of the conventions (stable HTTP and database conventions), no dual m
 HTTP_REQUEST_METHOD = "http.request.method"
 HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+HTTP_REQUEST_RESEND_COUNT = "http.request.resend_count"
 HTTP_ROUTE = "http.route"
 URL_FULL = "url.full"
 URL_PATH = "url.path"

@@ -11,7 +11,11 @@ urlpatterns = [
     path("users/<int:pk>/", views.user),
     path("error/", views.error),
     path("stream/", views.stream),
+    path("slow-stream/", views.slow_stream),
+    path("file/", views.file),
+    path("upstream/", views.upstream),
     path("log/", views.log),
     path("db/", views.db),
+    path("db-error/", views.db_error),
     path("admin/", admin.site.urls),
 ]

@@ -1,8 +1,12 @@
 """Views mirroring the Flask test app, so both frameworks get the same tests."""
 
 import logging
+import os
+import time
 
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+import requests
+
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from shop.models import Item
 
@@ -36,6 +40,31 @@ def stream(request):
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+def slow_stream(request):
+    # ?delay= seconds slept before each chunk after the first (default 0.1).
+    delay = float(request.GET.get("delay", "0.1"))
+
+    def chunks():
+        for i, chunk in enumerate(("a", "b", "c")):
+            if i:
+                time.sleep(delay)
+            yield chunk
+
+    return StreamingHttpResponse(chunks(), content_type="text/plain")
+
+
+def file(request):
+    # Served through wsgi.file_wrapper (sendfile under gunicorn).
+    return FileResponse(open(__file__, "rb"), content_type="text/plain")
+
+
+def upstream(request):
+    # ?path= picks another upstream path (env UPSTREAM_URL is the base URL).
+    path = request.GET.get("path", "/users/7")
+    response = requests.get(os.environ["UPSTREAM_URL"] + path, timeout=10)
+    return JsonResponse({"status": response.status_code, "body": response.text})
+
+
 def log(request):
     logger.info("handling %s", "log")
     try:
@@ -49,3 +78,12 @@ def db(request):
     count = Item.objects.count()
     Item.objects.filter(name="x").first()
     return HttpResponse(str(count))
+
+
+def db_error(request):
+    # A statement the database rejects: Django raises OperationalError, a 500.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM missing_table WHERE name = %s", ["param-secret"])
+    return HttpResponse("unreachable")

@@ -1,0 +1,117 @@
+"""CLIENT spans for SQL statements, shared by the SQLAlchemy and Django instrumentations.
+
+Stable database conventions: the span is named ``{db.operation.name} {db.collection.name}``
+(``SELECT users``), else the operation or the system name, and carries
+``db.system.name``, ``db.namespace``, ``db.query.text`` (literals replaced by ``?``
+unless OTEL_PYTHON_DB_QUERY_SANITIZE=false; cut to the attribute length limit),
+``db.operation.name``, ``db.collection.name`` and, for networked databases,
+``server.address`` / ``server.port``. Bound parameters are never recorded.
+
+Applications run the same few statements over and over, so everything derived from
+the statement text is computed once per text and cached; the cost of a traced
+statement is then one dict lookup, one dict copy and the span itself.
+"""
+
+from otel_autoinstrument import semconv
+from otel_autoinstrument.instrumentation import SpanKind, StatusCode
+from otel_autoinstrument.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
+
+__all__ = ["DbSpans", "db_system_name"]
+
+# Statements longer than this are described on every call rather than cached, so a
+# stream of distinct bulk statements cannot pin megabytes of text.
+_CACHE_MAX_LEN = 4096
+_CACHE_MAX_ENTRIES = 1024
+
+_CLIENT = SpanKind.CLIENT
+
+
+class DbSpans:
+    """Start and finish database CLIENT spans for one instrumentor (its tracer and settings)."""
+
+    def __init__(self, tracer, settings):
+        self.tracer = tracer
+        self.sanitize = settings.python_db_query_sanitize
+        self.length_limit = settings.span_attribute_value_length_limit
+        self._statements = {}  # statement text -> (span name or None, statement attributes)
+        self._targets = {}  # (system, namespace, address, port) -> connection attributes
+
+    def target(self, system, namespace=None, address=None, port=None):
+        """The attributes describing where statements run, built once per database.
+
+        ``system`` is a SQLAlchemy dialect or Django vendor name (``postgresql``,
+        ``sqlite``, ...); ``namespace`` the database name; ``address`` and ``port``
+        the server's, for networked databases (port only when the address is known).
+        """
+        key = (system, namespace, address, port)
+        found = self._targets.get(key)
+        if found is None:
+            attributes = {semconv.DB_SYSTEM_NAME: db_system_name(system)}
+            if namespace:
+                attributes[semconv.DB_NAMESPACE] = str(namespace)
+            if address:
+                attributes[semconv.SERVER_ADDRESS] = str(address)
+                if port:
+                    try:
+                        attributes[semconv.SERVER_PORT] = int(port)
+                    except (TypeError, ValueError):
+                        pass
+            if len(self._targets) >= 64:
+                self._targets.clear()
+            found = self._targets[key] = attributes
+        return found
+
+    def start(self, target, statement):
+        """Start (not make current) the CLIENT span of ``statement`` run on ``target``."""
+        if statement.__class__ is not str:
+            statement = _as_text(statement)
+        described = self._statements.get(statement)
+        if described is None:
+            described = self._describe(statement)
+        name, statement_attributes = described
+        attributes = target.copy()
+        attributes.update(statement_attributes)
+        if name is None:
+            name = target[semconv.DB_SYSTEM_NAME]
+        return self.tracer.start_span(name, _CLIENT, attributes)
+
+    def _describe(self, statement):
+        operation, collection = summarize_sql(statement)
+        text = sanitize_sql(statement) if self.sanitize else statement
+        attributes = {semconv.DB_QUERY_TEXT: truncate(text, self.length_limit)}
+        if operation:
+            attributes[semconv.DB_OPERATION_NAME] = operation
+            if collection:
+                attributes[semconv.DB_COLLECTION_NAME] = collection
+        # Without an operation the name is the system's, known only per target.
+        described = (span_name_for(operation, collection, None) if operation else None, attributes)
+        if len(statement) <= _CACHE_MAX_LEN:
+            cache = self._statements
+            if len(cache) >= _CACHE_MAX_ENTRIES:
+                cache.clear()  # safe while other threads read it; refills with what is in use
+            cache[statement] = described
+        return described
+
+    @staticmethod
+    def finish(span, error=None):
+        """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event."""
+        if error is not None:
+            error_type = qualified_type(error)
+            span.set_attribute(semconv.ERROR_TYPE, error_type)
+            span.record_exception(error, escaped=True)
+            span.set_status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error))
+        span.end()
+
+
+def qualified_type(error):
+    cls = type(error)
+    module = cls.__module__
+    if module in ("builtins", "__main__", None):
+        return cls.__qualname__
+    return module + "." + cls.__qualname__
+
+
+def _as_text(statement):
+    if isinstance(statement, (bytes, bytearray)):
+        return bytes(statement).decode("utf-8", "replace")
+    return str(statement)

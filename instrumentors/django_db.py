@@ -1,0 +1,53 @@
+"""Django ORM: one CLIENT span per statement, through Django's own cursor wrapper.
+
+Every backend's cursor is wrapped by ``django.db.backends.utils.CursorWrapper``, so
+patching its ``execute`` and ``executemany`` covers all databases with the same spans
+as SQLAlchemy (``_db.DbSpans``). ``CursorDebugWrapper`` (DEBUG=True) defines its own
+``execute`` / ``executemany`` too, but they only add query logging around
+``super().execute(...)``: that call lands in the patched ``CursorWrapper`` method, so
+patching the subclass as well would record every statement twice. ``callproc`` is not
+traced.
+
+The Django instrumentor calls ``patches(self)`` from its own ``patches()``; the base
+class has set ``tracer`` and ``settings`` by then.
+"""
+
+from otel_autoinstrument.instrumentation import capture_internal_errors, is_suppressed
+
+from ._db import DbSpans
+
+_MODULE = "django.db.backends.utils"
+
+
+def patches(instrumentor):
+    """``[(module, "Class.method", wrapper)]`` for Django's database cursor."""
+    spans = DbSpans(instrumentor.tracer, instrumentor.settings)
+
+    def traced(wrapped, instance, args, kwargs):
+        span = None
+        if not is_suppressed():
+            with capture_internal_errors("django: starting a database span"):
+                sql = args[0] if args else kwargs["sql"]
+                span = spans.start(_target(spans, instance.db), sql)
+        error = None
+        try:
+            return wrapped(*args, **kwargs)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            if span is not None:
+                with capture_internal_errors("django: finishing a database span"):
+                    spans.finish(span, error)
+
+    return [
+        (_MODULE, "CursorWrapper.execute", traced),
+        (_MODULE, "CursorWrapper.executemany", traced),
+    ]
+
+
+def _target(spans, db):
+    """Connection attributes of a Django ``DatabaseWrapper`` (cached by ``DbSpans``)."""
+    settings_dict = db.settings_dict
+    return spans.target(db.vendor, settings_dict.get("NAME") or None,
+                        settings_dict.get("HOST") or None, settings_dict.get("PORT") or None)

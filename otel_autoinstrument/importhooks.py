@@ -79,7 +79,8 @@ class _HookedLoader:
         self.loader = loader
 
     def create_module(self, spec):
-        spec.loader = self.loader
+        # spec.loader stays this loader here: importlib reads it again to call
+        # exec_module, which puts the original back before the module body runs.
         return self.loader.create_module(spec)
 
     def exec_module(self, module):

@@ -86,6 +86,9 @@ def log(level, msg, *args, exc_info=None):
         if _logger is None and "logging" in sys.modules:
             attach_logger()
         if _logger is not None:
+            # logging.config.dictConfig disables every existing logger it does not
+            # name (disable_existing_loggers): the agent's own diagnostics stay on.
+            _logger.disabled = False
             _logger.log(level, msg, *args, exc_info=exc_info)
             return
         line = _format(level, msg, args)

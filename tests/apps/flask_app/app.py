@@ -10,9 +10,10 @@ in-memory), UPSTREAM_URL (base URL used by /upstream).
 
 import logging
 import os
+import time
 
 import requests
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, request, send_file
 from sqlalchemy import create_engine, text
 
 app = Flask(__name__)
@@ -53,6 +54,26 @@ def stream():
             yield chunk
 
     return Response(chunks(), mimetype="text/plain")
+
+
+@app.get("/slow-stream")
+def slow_stream():
+    # ?delay= seconds slept before each chunk after the first (default 0.1).
+    delay = float(request.args.get("delay", "0.1"))
+
+    def chunks():
+        for i, chunk in enumerate(("a", "b", "c")):
+            if i:
+                time.sleep(delay)
+            yield chunk
+
+    return Response(chunks(), mimetype="text/plain")
+
+
+@app.get("/file")
+def file():
+    # Served through wsgi.file_wrapper (sendfile under gunicorn).
+    return send_file(__file__, mimetype="text/plain")
 
 
 @app.get("/log")

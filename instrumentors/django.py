@@ -1,0 +1,120 @@
+"""Django: a SERVER span per request, named after the resolved route, and ORM spans.
+
+The span lives in the WSGI layer (``WSGIHandler.__call__``, shared ``_wsgi`` tracing),
+so it covers the whole handling: every middleware, the view, the exception handling
+and its ``django.request`` log records, and a streamed body until the server closes it.
+
+The route is learnt by the agent's middleware (``RouteMiddleware.process_view``, which
+Django calls right after URL resolution, with ``request.resolver_match`` set). It is
+added where Django builds the middleware chain, ``BaseHandler.load_middleware``: that
+runs in every process that serves (runserver's autoreloaded child, each gunicorn
+worker or the preloading master, any WSGI server), after settings are loaded however
+they were found, and never in management commands that do not serve. The path is put
+at the top of ``settings.MIDDLEWARE`` only while that method runs, so the project's
+settings, and what application code reads from them, stay as written. ASGI handlers
+(``is_async=True``) are left alone: this instrumentation traces WSGI.
+
+Exceptions that escape a view are turned into a 500 by Django before they reach the
+WSGI layer; the ``got_request_exception`` signal, sent for exactly those, records them.
+"""
+
+import sys
+
+from otel_autoinstrument.instrumentation import Instrumentor, internal_error
+
+from ._wsgi import ENVIRON_KEY, WsgiTracing
+
+MIDDLEWARE_PATH = "otel_autoinstrument.instrumentors.django.RouteMiddleware"
+_SIGNAL_UID = "otel_autoinstrument.django.exception"
+
+
+class DjangoInstrumentor(Instrumentor):
+    name = "django"
+    requires = ("django >= 4.2",)
+    modules = ("django",)
+
+    def patches(self):
+        self._tracing = WsgiTracing(self, "OTEL_PYTHON_DJANGO_EXCLUDED_URLS")
+        patches = [
+            ("django.core.handlers.wsgi", "WSGIHandler.__call__", self._tracing),
+            ("django.core.handlers.base", "BaseHandler.load_middleware", _load_middleware),
+        ]
+        try:
+            from . import django_db
+        except ImportError:
+            django_db = None
+        if django_db is not None:
+            patches += django_db.patches(self)
+        return patches
+
+    def _instrument(self):
+        from django.core.signals import got_request_exception
+
+        got_request_exception.connect(_on_request_exception, weak=False, dispatch_uid=_SIGNAL_UID)
+
+    def _uninstrument(self):
+        try:
+            from django.core.signals import got_request_exception
+        except ImportError:
+            return
+        got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
+
+
+def _load_middleware(wrapped, instance, args, kwargs):
+    restore = None
+    try:
+        is_async = args[0] if args else kwargs.get("is_async", False)
+        if not is_async:
+            from django.conf import settings
+
+            current = settings.MIDDLEWARE
+            if MIDDLEWARE_PATH not in current:
+                settings.MIDDLEWARE = [MIDDLEWARE_PATH] + list(current)
+                restore = (settings, current)
+    except Exception:
+        internal_error("adding the Django route middleware")
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        if restore is not None:
+            try:
+                restore[0].MIDDLEWARE = restore[1]
+            except Exception:
+                internal_error("restoring settings.MIDDLEWARE")
+
+
+class RouteMiddleware:
+    """Names the request span after ``request.resolver_match.route``; otherwise a no-op."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        try:
+            traced = request.META.get(ENVIRON_KEY)
+            if traced is not None:
+                route = getattr(request.resolver_match, "route", None)
+                if route is not None:
+                    # The empty route is the site root: "GET /" says so, where a bare
+                    # "GET" would read like an unmatched request.
+                    traced.set_route(route or "/")
+        except Exception:
+            internal_error("naming a Django request span")
+        return None
+
+
+def _on_request_exception(sender, request=None, **kwargs):
+    try:
+        traced = request.META.get(ENVIRON_KEY) if request is not None else None
+        if traced is not None:
+            exc = sys.exc_info()[1]
+            if exc is not None:
+                traced.record_exception(exc)
+    except Exception:
+        internal_error("recording a Django request exception")

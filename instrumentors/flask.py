@@ -1,0 +1,76 @@
+"""Flask: a SERVER span per request, named after the matched URL rule.
+
+Patched where the methods are defined, on ``flask.app.Flask`` itself, so apps created
+before or after the agent started and subclasses of ``Flask`` are all covered, and the
+``Flask`` class is never swapped:
+
+* ``Flask.wsgi_app`` runs the shared WSGI tracing (``_wsgi``): span, context, status,
+  streamed bodies.
+* ``Flask.full_dispatch_request`` names the span. It is the cheapest correct point:
+  Flask matches the URL when it pushes the request context, just before it calls
+  ``full_dispatch_request``, so ``request.url_rule`` is known there (None for 404 and
+  405, which keep the name ``{method}``), once per request and before the view runs;
+  it is also where an exception escaping the view (or a before/after-request hook) is
+  first seen, before ``handle_exception`` turns it into a 500 and logs it.
+"""
+
+import functools
+
+from otel_autoinstrument.instrumentation import Instrumentor, internal_error
+
+from ._wsgi import ENVIRON_KEY, WsgiTracing
+
+
+class FlaskInstrumentor(Instrumentor):
+    name = "flask"
+    requires = ("flask >= 2.2",)
+    modules = ("flask",)
+
+    def patches(self):
+        self._tracing = WsgiTracing(self, "OTEL_PYTHON_FLASK_EXCLUDED_URLS")
+        self._request_context = _request_context_getter()
+        return [
+            ("flask.app", "Flask.wsgi_app", self._tracing),
+            ("flask.app", "Flask.full_dispatch_request", self._full_dispatch_request),
+        ]
+
+    def _full_dispatch_request(self, wrapped, instance, args, kwargs):
+        request = None
+        try:
+            context = self._request_context()
+            if context is not None:
+                flask_request = context.request
+                request = flask_request.environ.get(ENVIRON_KEY)
+                rule = flask_request.url_rule
+                if request is not None and rule is not None:
+                    request.set_route(rule.rule)
+        except Exception:
+            internal_error("naming a Flask request span")
+        try:
+            return wrapped(*args, **kwargs)
+        except BaseException as exc:
+            if request is not None:
+                try:
+                    request.record_exception(exc)
+                except Exception:
+                    internal_error("recording a Flask exception")
+            raise
+
+
+def _request_context_getter():
+    """The current RequestContext, or None: read from Flask's context variable (2.2+)
+    rather than through the ``request`` proxy, which costs a few lookups more."""
+    from flask import globals as flask_globals
+
+    variable = getattr(flask_globals, "_cv_request", None)
+    if variable is not None:
+        return functools.partial(variable.get, None)
+    proxy = flask_globals.request_ctx
+
+    def through_proxy():
+        try:
+            return proxy._get_current_object()
+        except RuntimeError:
+            return None
+
+    return through_proxy

@@ -3,9 +3,16 @@
 Runs only in the export thread. The transport is ``requests`` (imported here, lazily),
 one session per process; certificates, client certificates, headers and gzip come from
 the signal's ``ExporterSettings``. Every attempt and the whole retry sequence stay
-inside the deadline the batch processor gives: nothing here can hold the process
-past it. Retryable: 429, 502, 503, 504 and connection errors, with exponential backoff
-and jitter, honouring ``Retry-After``. Any other failure drops the batch, counted.
+inside the deadline the batch processor gives, and ``stop_by()`` (called at shutdown)
+brings that deadline forward and wakes a back-off sleep: nothing here can hold the
+process past the exit bound. Retryable: 429, 502, 503, 504 and connection errors, with
+exponential backoff and jitter, honouring ``Retry-After``. Any other failure drops the
+batch, counted; a non-retryable answer (400, 401, ...) is reported once per status.
+
+The endpoint URL and the header list come from the environment: both are checked when
+the exporter is built (an unusable URL disables export with one error; an invalid
+header is left out with one warning), so a bad value never reaches ``requests`` as an
+exception, and nothing the transport raises escapes ``export()``.
 """
 
 import os
@@ -15,7 +22,10 @@ import time
 from .. import _log
 from ..version import __version__
 from . import outcome as reasons
+from . import preload
 from .outcome import Outcome
+
+_ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
 
 RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
 _BACKOFF_FIRST_S = 0.5
@@ -24,13 +34,27 @@ _WARN_EVERY_S = 60.0
 
 
 def mask_url(url):
-    """The endpoint as it may appear in the agent's messages (no credentials)."""
+    """The endpoint as it may appear in the agent's messages: no credentials, and no
+    query or fragment (a collector's API key may hide under any parameter name)."""
     try:
         from ..urls import mask_secret_in_url
 
-        return mask_secret_in_url(url)
+        url = mask_secret_in_url(url)
     except Exception:
-        return url.split("?", 1)[0]
+        pass
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+_said = set()
+
+
+def _error_once(message, key=None):
+    """One ERROR per distinct problem in this process, whichever signal meets it first
+    (traces and logs usually share the endpoint and its files)."""
+    key = message if key is None else key
+    if key not in _said:
+        _said.add(key)
+        _log.error(message)
 
 
 class _RateLimitedWarning:
@@ -62,30 +86,84 @@ class OtlpHttpExporter:
             "Content-Type": "application/json" if self.json else "application/x-protobuf",
             "User-Agent": "otel-autoinstrument/" + __version__,
         }
-        self.headers.update(exporter_settings.headers)
+        self.headers.update(_valid_headers(exporter_settings.headers, exporter_settings.sources["headers"]))
         if exporter_settings.compression == "gzip":
             self.headers["Content-Encoding"] = "gzip"
-        self.problem = self._check_files()
+        self._secrets = _secret_strings(self.url, exporter_settings.headers)
+        self.problem = self._check_endpoint() or self._check_files()
         self._session = None
         self._warn = _RateLimitedWarning()
+        self._warn_partial = _RateLimitedWarning()
         self._reported_status = set()
+        self._stop_by = None  # the exit bound, once shutdown has begun
+        self._sleeper = None  # an Event a back-off sleep waits on, so stop_by() can end it
+        self._closed = False
 
-    def _check_files(self):
-        for attr in ("certificate", "client_certificate", "client_key"):
-            path = getattr(self.settings, attr)
-            if path and not os.access(path, os.R_OK):
-                message = "%s=%s: file missing or unreadable; nothing will be exported for %s" % (
-                    self.settings.sources[attr], path, self.signal)
-                _log.error(message)
-                return message
-        if bool(self.settings.client_certificate) != bool(self.settings.client_key):
-            message = "mutual TLS needs both a client certificate and a client key (%s)" % self.signal
+    def _check_endpoint(self):
+        problem = endpoint_problem(self.url)
+        if problem:
+            message = "%s=%s: %s; nothing will be exported for %s" % (
+                self.settings.sources["endpoint"], self.shown_url, problem, self.signal)
             _log.error(message)
             return message
         return None
 
+    def _check_files(self):
+        for attr in ("certificate", "client_certificate", "client_key"):
+            path = getattr(self.settings, attr)
+            if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
+                message = "%s=%s: file missing or unreadable; nothing is exported to %s" % (
+                    self.settings.sources[attr], path, self.shown_url.rsplit("/v1/", 1)[0])
+                _error_once(message)
+                return message
+        if bool(self.settings.client_certificate) != bool(self.settings.client_key):
+            message = ("mutual TLS needs both %s and %s; nothing is exported to %s" % (
+                self.settings.sources["client_certificate"], self.settings.sources["client_key"],
+                self.shown_url.rsplit("/v1/", 1)[0]))
+            _error_once(message)
+            return message
+        return None
+
+    def _check_tls_files(self):
+        """Load the PEM files once per process, in the export thread: a file that is not
+        PEM, or an encrypted key (which OpenSSL would ask for on the terminal), disables
+        export with one error naming the variable."""
+        settings = self.settings
+        if not (settings.certificate or settings.client_certificate):
+            return None
+        import ssl
+
+        attr = "certificate"
+        try:
+            if settings.certificate:
+                ssl.create_default_context(cafile=settings.certificate)
+            if settings.client_certificate:
+                attr = "client_certificate"
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.load_cert_chain(settings.client_certificate, settings.client_key,
+                                        password=lambda: b"")  # never prompt
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            what = ("the CA bundle" if attr == "certificate" else
+                    "the client certificate and key (%s=%s)" % (settings.sources["client_key"], settings.client_key))
+            self.problem = "%s=%s: cannot load %s (%s); nothing is exported to %s" % (
+                settings.sources[attr], getattr(settings, attr), what, getattr(exc, "reason", None) or exc,
+                self.shown_url.rsplit("/v1/", 1)[0])
+            _error_once(self.problem)
+            return self.problem
+        return None
+
     def after_fork(self):
         self._session = None  # never share a parent's connection pool
+        self._sleeper = None
+        self._stop_by = None
+        self._closed = False
+
+    def stop_by(self, deadline):
+        """Shutdown: no attempt or back-off sleep goes past ``deadline`` (time.monotonic())."""
+        self._stop_by = deadline
+        sleeper = self._sleeper
+        if sleeper is not None:
+            sleeper.set()
 
     def _encode(self, items):
         if self.json:
@@ -118,27 +196,36 @@ class OtlpHttpExporter:
 
     def export(self, items, deadline):
         """Deliver ``items`` before ``deadline`` (time.monotonic()); never raises."""
-        if self.problem:
+        if self.problem or (self._session is None and self._check_tls_files()):
             return Outcome(0, len(items), reasons.MISCONFIGURED, self.problem)
+        preload.modules(_ENCODER_MODULE[self.json], "gzip", "requests")
         body = self._encode(items)
         return self._post(body, len(items), deadline)
+
+    def _deadline(self, deadline):
+        stop_by = self._stop_by
+        return deadline if stop_by is None else min(deadline, stop_by)
 
     def _post(self, body, count, deadline):
         import requests
 
         attempt = 0
-        timeout_s = self.settings.timeout_ms / 1000.0
+        timeout_s = (self.settings.timeout_ms or 10000) / 1000.0
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = self._deadline(deadline) - time.monotonic()
             if remaining <= 0:
                 return self._failed(count, "export timed out")
             try:
                 response = self._session_for_process().post(
                     self.url, data=body, headers=self.headers, timeout=max(0.001, min(timeout_s, remaining)))
             except requests.exceptions.SSLError as exc:
-                return self._failed(count, "TLS error talking to %s: %s" % (self.shown_url, _short(exc)))
+                return self._tls_failed(count, exc)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                status, retry_after, detail = None, None, "cannot reach %s (%s)" % (self.shown_url, _short(exc))
+                status, retry_after, detail = None, None, "cannot reach %s (%s)" % (
+                    self.shown_url, self._scrub(_short(exc)))
+            except Exception as exc:  # anything else the transport raises is not worth a retry
+                return self._rejected(count, type(exc).__name__, "sending to %s failed: %s: %s" % (
+                    self.shown_url, type(exc).__name__, self._scrub(_short(exc))), reasons.EXPORT_FAILED)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -148,10 +235,45 @@ class OtlpHttpExporter:
                 if status not in RETRYABLE_STATUS:
                     return self._rejected(count, status, detail)
             delay = retry_after if retry_after is not None else _backoff(attempt)
-            if time.monotonic() + delay >= deadline:
+            if time.monotonic() + delay >= self._deadline(deadline):
                 return self._failed(count, detail + "; retries exhausted within the export timeout")
-            time.sleep(delay)
+            self._sleep(delay)
             attempt += 1
+
+    def _tls_failed(self, count, exc):
+        """A TLS failure is configuration, not weather: one error, no retry."""
+        reason = self._scrub(_tls_reason(exc))
+        settings = self.settings
+        lower = reason.lower()
+        if not settings.client_certificate and ("certificate required" in lower or "eof" in lower
+                                                or "handshake failure" in lower):
+            hint = "set %s and %s if the collector requires mutual TLS" % (
+                settings.sources["client_certificate"], settings.sources["client_key"])
+        elif settings.certificate:
+            hint = "the CA bundle is %s=%s" % (settings.sources["certificate"], settings.certificate)
+        else:
+            hint = "the system's CA bundle is used; set %s to the collector's CA" % settings.sources["certificate"]
+        where = self.shown_url.rsplit("/v1/", 1)[0]
+        detail = "TLS with %s failed: %s (%s)" % (where, reason, hint)
+        if not self._closed:
+            _error_once(detail + "; telemetry sent there is dropped", ("tls", where))
+        return Outcome(0, count, reasons.EXPORT_FAILED, detail)
+
+    def _scrub(self, text):
+        """Exception texts repeat the request URL (its query) and may repeat headers."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def _sleep(self, delay):
+        """A back-off sleep that ``stop_by()`` cuts short (the loop then re-checks the bound)."""
+        if self._sleeper is None:
+            import threading
+
+            self._sleeper = threading.Event()
+        self._sleeper.wait(delay)
+        self._sleeper.clear()
 
     def _accepted(self, count, body):
         try:
@@ -163,29 +285,124 @@ class OtlpHttpExporter:
         except Exception:
             refused, message = 0, ""  # an unreadable success answer is still a success
         if refused:
-            _log.warning("%s: the receiver at %s rejected %d of %d: %s", self.signal, self.shown_url,
-                         refused, count, message or "no reason given")
+            refused = min(refused, count)
+            self._warn_partial(self.signal, refused, "the receiver at %s accepted a batch but rejected some "
+                               "of it: %s" % (self.shown_url, message or "no reason given"))
             return Outcome(count - refused, refused, reasons.REJECTED, message)
         return Outcome(count, 0)
 
-    def _rejected(self, count, status, detail):
-        if status not in self._reported_status:
+    def _rejected(self, count, status, detail, reason=None):
+        if reason is None:
+            reason = reasons.TOO_LARGE if status == 413 else reasons.REJECTED
+        if status not in self._reported_status and not self._closed:
             self._reported_status.add(status)
             hint = " (check OTEL_EXPORTER_OTLP_HEADERS)" if status in (401, 403) else ""
             _log.error("%s: %s; the data is dropped, not retried%s", self.signal, detail, hint)
-        return Outcome(0, count, reasons.REJECTED, detail)
+        return Outcome(0, count, reason, detail)
 
     def _failed(self, count, detail):
+        if self._stop_by is not None:
+            return Outcome(0, count, reasons.SHUTDOWN, detail)  # counted in the exit summary
         self._warn(self.signal, count, detail)
         return Outcome(0, count, reasons.EXPORT_FAILED, detail)
 
     def shutdown(self):
+        self._closed = True
         session, self._session = self._session, None
         if session is not None:
             try:
                 session.close()
             except Exception:
                 pass
+
+
+def endpoint_problem(url):
+    """Why ``url`` cannot be an OTLP/HTTP endpoint, or None when it can."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
+    except ValueError as exc:
+        return "not a valid URL (%s)" % exc
+    if parts.scheme not in ("http", "https"):
+        return "not an http:// or https:// URL"
+    if not parts.hostname:
+        return "no host in the URL"
+    if any(ch in url for ch in "\r\n\t\x00 "):
+        return "whitespace or control characters in the URL"
+    return None
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _valid_headers(headers, source):
+    """The headers HTTP can carry; each invalid one is left out with a warning (value masked)."""
+    valid = {}
+    for name, value in headers.items():
+        name = name.strip() if isinstance(name, str) else ""
+        value = value.strip() if isinstance(value, str) else ""
+        problem = None
+        if not name or not _TOKEN_CHARS.issuperset(name):
+            problem = "not a valid header name"
+        elif any(ch in value for ch in "\r\n\x00"):
+            problem = "line breaks in the value"
+        else:
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
+        if problem:
+            _log.warning("%s: header %r left out: %s", source, name[:64], problem)
+            continue
+        valid[name] = value
+    return valid
+
+
+def _secret_strings(url, headers):
+    """What must never appear in a message: header values, URL credentials and query
+    values, raw and decoded, longest first."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    found = set()
+    for value in (headers or {}).values():
+        if isinstance(value, str):
+            found.update((value, value.strip(), value.partition(" ")[2]))
+    try:
+        parts = urlsplit(url)
+        for value in (parts.username, parts.password):
+            if value:
+                found.update((value, unquote(value)))
+        for _, value in parse_qsl(parts.query) + parse_qsl(parts.fragment):
+            found.update((value, unquote(value)))
+        if parts.query:
+            found.add(parts.query)
+    except ValueError:
+        pass
+    return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
+
+
+def _tls_reason(exc):
+    """The innermost TLS reason: requests wraps urllib3's error, which wraps ssl's."""
+    import ssl
+
+    todo, seen, found = [exc], set(), None
+    while todo:
+        error = todo.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return "certificate verify failed: %s" % (error.verify_message or error.reason)
+        if isinstance(error, ssl.SSLError) and found is None:
+            found = error
+        todo.extend(error.args)
+        todo.extend((error.__cause__, error.__context__, getattr(error, "reason", None)))
+    if found is not None:
+        text = str(found.reason or "").replace("_", " ").lower() or str(found)
+        return text.split(" (_ssl.c:", 1)[0]
+    return _short(exc)
 
 
 def _retry_after(value):

@@ -38,7 +38,19 @@ from .propagation import Carried  # noqa: F401
 from .trace.context import (  # noqa: F401
     attach, detach, get_baggage, get_current_span, is_suppressed, reset_baggage, set_baggage)
 from .trace.span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode  # noqa: F401
-from .trace.tracer import Scope, current_span, use_span  # noqa: F401
+
+# The tracer module (and the ``random`` and ``functools`` it imports) loads with the
+# first span, not when the instrumentors are discovered at start-up.
+_LAZY = {"Scope": "trace.tracer", "current_span": "trace.tracer", "use_span": "trace.tracer"}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module("." + module, __package__), name)
 
 
 class _LazyTracer:

@@ -4,7 +4,6 @@ The provider owns what every span shares (resource, sampler, limits, the process
 that receive ended spans). A tracer is the provider plus an instrumentation scope.
 """
 
-import functools
 import time
 from random import getrandbits
 
@@ -159,6 +158,7 @@ class _CurrentSpan:
         """Use as a decorator: a new span for each call of ``func``."""
         tracer, name, kind = self.tracer, self.name, self.kind
         attributes, links, record, end = self.attributes, self.links, self.record_exception, self.end_on_exit
+        import functools
 
         if getattr(getattr(func, "__code__", None), "co_flags", 0) & 0x80:  # CO_COROUTINE: async def
             @functools.wraps(func)

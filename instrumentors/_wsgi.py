@@ -29,6 +29,8 @@ from otel_autoinstrument.instrumentation import (
     set_baggage)
 from otel_autoinstrument.urls import DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query
 
+from ._security import ServerSecurity, set_enduser, status_recorded
+
 ENVIRON_KEY = "otel_autoinstrument.request"
 
 _SERVER = SpanKind.SERVER
@@ -66,6 +68,8 @@ class WsgiTracing:
         self._carrier_key_list = tuple(self._carrier_keys.values())
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
+        self.security = ServerSecurity(settings)  # client.address behind proxies (_security)
+        self.enduser = None  # a framework's () -> this request's user id, when opted in
 
     # -- the wrapper ---------------------------------------------------------------
 
@@ -137,9 +141,7 @@ class WsgiTracing:
             attributes[semconv.SERVER_ADDRESS] = address
         if port:
             attributes[semconv.SERVER_PORT] = port
-        client = environ.get("REMOTE_ADDR")
-        if client:
-            attributes[semconv.CLIENT_ADDRESS] = client
+        self.security.client_attributes(environ, attributes)
         protocol = environ.get("SERVER_PROTOCOL")
         if protocol:
             version = _PROTOCOLS.get(protocol)
@@ -256,6 +258,10 @@ class WsgiRequest:
             span.set_status(_ERROR)
             if self.error is None:
                 span.set_attribute(_ERROR_TYPE, status[:3])
+        elif code == 401 or code == 403:
+            status_recorded(span, code)  # the auth.failure event
+        if self.tracing.enduser is not None:
+            set_enduser(span, self.tracing.enduser())
         capture = self.tracing.response_headers
         if capture.enabled:
             span.set_attributes(capture.attributes(_RESPONSE_HEADER, headers))

@@ -22,6 +22,7 @@ import sys
 
 from otel_autoinstrument.instrumentation import Instrumentor, internal_error
 
+from ._security import connect_django_login_failed, disconnect_django_login_failed, record_django_enduser
 from ._wsgi import ENVIRON_KEY, WsgiTracing
 
 MIDDLEWARE_PATH = "otel_autoinstrument.instrumentors.django.RouteMiddleware"
@@ -58,6 +59,7 @@ class DjangoInstrumentor(Instrumentor):
         except ImportError:
             return
         got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
+        disconnect_django_login_failed()
 
 
 def _load_middleware(wrapped, instance, args, kwargs):
@@ -65,6 +67,7 @@ def _load_middleware(wrapped, instance, args, kwargs):
     try:
         is_async = args[0] if args else kwargs.get("is_async", False)
         if not is_async:
+            connect_django_login_failed(ENVIRON_KEY)  # the auth.failure event (_security)
             from django.conf import settings
 
             current = settings.MIDDLEWARE
@@ -93,7 +96,9 @@ class RouteMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        return self.get_response(request)
+        response = self.get_response(request)
+        record_django_enduser(request, ENVIRON_KEY)  # when opted in (_security)
+        return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         try:

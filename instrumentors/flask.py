@@ -18,6 +18,7 @@ import functools
 
 from otel_autoinstrument.instrumentation import Instrumentor, internal_error
 
+from ._security import flask_enduser
 from ._wsgi import ENVIRON_KEY, WsgiTracing
 
 
@@ -28,6 +29,8 @@ class FlaskInstrumentor(Instrumentor):
 
     def patches(self):
         self._tracing = WsgiTracing(self, "OTEL_PYTHON_FLASK_EXCLUDED_URLS")
+        if self.settings.python_capture_enduser_id:
+            self._tracing.enduser = flask_enduser  # Flask-Login's user, read at start_response
         self._request_context = _request_context_getter()
         return [
             ("flask.app", "Flask.wsgi_app", self._tracing),

@@ -27,6 +27,9 @@ SAMPLERS = (
     "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
 )
 PROPAGATORS = ("tracecontext", "baggage", "b3", "b3multi", "none")
+# The redaction processor's built-in rules (see redaction.py), in the order they are tried.
+REDACTION_RULES = ("url_credentials", "url_query", "bearer", "jwt", "aws_key", "email", "card", "sql_error")
+PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 
 
 class BadValue(ValueError):
@@ -138,9 +141,35 @@ def choices(*allowed):
     return parse
 
 
+def parse_redaction(text):
+    """``OTEL_PYTHON_REDACTION``: ``default``, ``none``, rule names, ``-rule`` to leave a rule
+    out, ``regex:PATTERN`` or ``regex(NAME):PATTERN``. Only the syntax is checked here
+    (no ``re`` at start-up): patterns are compiled by the export thread. A comma inside
+    a pattern stays in it unless what follows is itself an item."""
+    items = []
+    for part in text.split(","):
+        word = part.strip()
+        lower = word.lower()
+        if lower in ("default", "none") or lower.lstrip("-") in REDACTION_RULES:
+            items.append(lower)
+        elif lower.startswith(("regex:", "regex(")):
+            name, sep, pattern = word[6:].partition("):") if lower.startswith("regex(") else ("", ":", word[6:])
+            if not sep or not pattern or not all(c.isalnum() or c in "_.-" for c in name):
+                raise BadValue("expected regex:PATTERN or regex(NAME):PATTERN, got %r" % word)
+            items.append(word)
+        elif items and items[-1].startswith(("regex:", "regex(")):
+            items[-1] += "," + part.rstrip()  # the comma belonged to the pattern: \d{3,4}
+        elif word:
+            raise BadValue("unknown %r; expected default, none, %s, -RULE or regex:PATTERN"
+                           % (word, ", ".join(REDACTION_RULES)))
+    if "none" in items and len(items) > 1:
+        raise BadValue("none cannot be combined with other rules")
+    return items
+
+
 def _mask(text):
     key, sep, _ = text.partition("=")
-    return key + sep + "***" if sep else text
+    return key + sep + "***" if sep else "***"  # no '=': it may be all secret ("Bearer xyz")
 
 
 # --- the variables -------------------------------------------------------------------
@@ -244,6 +273,18 @@ VARIABLES = [
         "extra query parameter names whose values are redacted in URLs"),
     Var("OTEL_PYTHON_DB_QUERY_SANITIZE", parse_bool, True,
         "replace literals in db.query.text with ? (false records statements as written)"),
+    Var("OTEL_PYTHON_REDACTION", parse_redaction, ["default"],
+        "redaction of every exported string: default (all built-in rules), none, rule names "
+        "(%s), -RULE to leave one out, regex:PATTERN or regex(NAME):PATTERN; matches become "
+        "[REDACTED:RULE]" % ", ".join(REDACTION_RULES)),
+    Var("OTEL_PYTHON_TRUSTED_PROXY_COUNT", parse_int, 0,
+        "reverse proxies in front of the service that append the client to the proxy header; "
+        "0: client.address is the socket's peer"),
+    Var("OTEL_PYTHON_TRUSTED_PROXY_HEADER", choice(*PROXY_HEADERS), "x-forwarded-for",
+        "the header those proxies append to: x-forwarded-for or forwarded"),
+    Var("OTEL_PYTHON_CAPTURE_ENDUSER_ID", parse_bool, False,
+        "record enduser.id on server spans (Django's request.user, Flask-Login's current_user): "
+        "personal data, off by default"),
     Var("OTEL_PYTHON_LOG_CORRELATION", parse_bool, False,
         "install a log format with trace ids when the application configures no logging"),
     Var("OTEL_PYTHON_LOG_LEVEL", parse_log_level, "info",
@@ -350,6 +391,10 @@ def _warn(settings, message):
 
 CLI_MARKER = "OTEL_AUTOINSTRUMENT_CLI_OPTIONS"  # set by otel-run: variables from its options
 
+# The environment-variable carrier of the trace a process was started in (a CI job, a
+# shell script or an instrumented parent process sets them): header name -> variable.
+CARRIER_VARIABLES = (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"), ("baggage", "BAGGAGE"))
+
 
 def load(environ=None, command_line=None):
     """Read every variable once. ``command_line`` names the variables that came from
@@ -359,6 +404,10 @@ def load(environ=None, command_line=None):
         command_line = set(environ.get(CLI_MARKER, "").split(","))
     settings = Settings()
     settings.raw = {k: v for k, v in environ.items() if k.startswith("OTEL_")}
+    # ``settings.environment_carrier``: {"traceparent": ..., ...} as found (parsed, and
+    # never trusted, by the propagators when the process continues that trace).
+    settings.environment_carrier = {header: environ[name] for header, name in CARRIER_VARIABLES
+                                    if isinstance(environ.get(name), str) and environ[name].strip()}
     for var in VARIABLES:
         attr = attribute_name(var.name)
         text = environ.get(var.name)
@@ -396,8 +445,9 @@ def _resolve_dependent(settings):
             setattr(settings, prefix + "_max_queue_size", 2048)
             queue = 2048
         if batch < 1 or batch > queue:
-            _warn(settings, "OTEL_%s_MAX_EXPORT_BATCH_SIZE=%d must be between 1 and the queue size "
-                  "(%d); using %d" % (prefix.upper(), batch, queue, min(512, queue)))
+            if settings.sources["OTEL_%s_MAX_EXPORT_BATCH_SIZE" % prefix.upper()] != "default":
+                _warn(settings, "OTEL_%s_MAX_EXPORT_BATCH_SIZE=%d must be between 1 and the queue "
+                      "size (%d); using %d" % (prefix.upper(), batch, queue, min(512, queue)))
             setattr(settings, prefix + "_max_export_batch_size", min(512, queue))
     if "none" in settings.propagators:
         settings.propagators = []

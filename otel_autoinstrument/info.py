@@ -223,8 +223,8 @@ def _scrub(node, secrets):
             if secret in node:
                 node = node.replace(secret, "***")
         return node
-    if isinstance(node, dict):
-        return {_scrub(k, secrets): _scrub(v, secrets) for k, v in node.items()}
+    if isinstance(node, dict):  # keys are the report's own names: a user name "agent" stays a key
+        return {k: _scrub(v, secrets) for k, v in node.items()}
     if isinstance(node, list):
         return [_scrub(v, secrets) for v in node]
     return node

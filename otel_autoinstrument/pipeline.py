@@ -3,7 +3,7 @@
 Imported on first use (the first tracer or log record), never at start-up.
 """
 
-from . import _log
+from . import _log, redaction
 from .export.batch import BatchProcessor
 from .trace import sampling
 from .trace.tracer import Limits, TracerProvider
@@ -32,6 +32,7 @@ def _processors(signal, names, settings, resource):
             continue
         if exporter is None:
             continue
+        exporter = redaction.wrap(exporter, signal, settings)  # redacts in the export thread
         processors.append(BatchProcessor(
             exporter, signal,
             max_queue_size=getattr(settings, prefix + "_max_queue_size"),

@@ -485,7 +485,7 @@ class Receiver:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server = self._make_server()
         self._server.receiver = self
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -496,6 +496,10 @@ class Receiver:
         )
         self._thread.start()
         return self
+
+    def _make_server(self):
+        """The listening server (a subclass may serve TLS, see ``tls_receiver``)."""
+        return _Server(("127.0.0.1", self._port), _Handler)
 
     def stop(self):
         if self._server is None:

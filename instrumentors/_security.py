@@ -19,7 +19,7 @@
 """
 
 from otel_autoinstrument import semconv
-from otel_autoinstrument.instrumentation import current_span, internal_error
+from otel_autoinstrument.instrumentation import get_current_span, internal_error
 
 AUTH_FAILURE_EVENT = "auth.failure"
 AUTH_FAILURE_REASON = "auth.failure.reason"
@@ -154,8 +154,8 @@ def connect_django_login_failed(environ_key):
     def on_login_failed(sender, credentials=None, request=None, **kwargs):
         try:
             traced = request.META.get(environ_key) if request is not None else None
-            span = traced.span if traced is not None else current_span()
-            if span.is_recording():
+            span = traced.span if traced is not None else get_current_span()
+            if span is not None and span.is_recording():
                 span.add_event(AUTH_FAILURE_EVENT, {AUTH_FAILURE_REASON: "login_failed"})
         except Exception:
             internal_error("recording a Django login failure")

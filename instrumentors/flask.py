@@ -14,8 +14,6 @@ before or after the agent started and subclasses of ``Flask`` are all covered, a
   first seen, before ``handle_exception`` turns it into a 500 and logs it.
 """
 
-import functools
-
 from otel_autoinstrument.instrumentation import Instrumentor, internal_error
 
 from ._security import flask_enduser
@@ -63,6 +61,8 @@ class FlaskInstrumentor(Instrumentor):
 def _request_context_getter():
     """The current RequestContext, or None: read from Flask's context variable (2.2+)
     rather than through the ``request`` proxy, which costs a few lookups more."""
+    import functools
+
     from flask import globals as flask_globals
 
     variable = getattr(flask_globals, "_cv_request", None)

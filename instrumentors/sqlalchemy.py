@@ -17,8 +17,6 @@ are not traced.
 
 from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, is_suppressed
 
-from ._db import DbSpans
-
 _SLOT = "_otel_autoinstrument_span"
 _TARGET = "_otel_autoinstrument_db"
 
@@ -36,6 +34,8 @@ class SQLAlchemyInstrumentor(Instrumentor):
     def _instrument(self):
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
+
+        from ._db import DbSpans  # with the sanitizer: loaded when SQLAlchemy is
 
         self._spans = DbSpans(self.tracer, self.settings)
         for identifier, listener in (

@@ -97,6 +97,16 @@ def limited_dict(attributes, count_limit, length_limit):
     return out, dropped
 
 
+class Scope:
+    """Instrumentation scope: the name (and version) of what created a span."""
+
+    __slots__ = ("name", "version")
+
+    def __init__(self, name, version=""):
+        self.name = name
+        self.version = version or ""
+
+
 class Event:
     __slots__ = ("name", "time_ns", "attributes", "dropped_attributes")
 

@@ -9,7 +9,7 @@ from random import getrandbits
 
 from .context import _span, attach, detach
 from .sampling import AlwaysOn, ParentBased
-from .span import INVALID_SPAN, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode
+from .span import INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode  # noqa: F401
 
 _CURRENT = object()  # "parent = whatever span is current" (the default)
 
@@ -34,16 +34,6 @@ class Limits:
         return cls(settings.span_attribute_count_limit, settings.span_attribute_value_length_limit,
                    settings.span_event_count_limit, settings.span_link_count_limit,
                    settings.event_attribute_count_limit, settings.link_attribute_count_limit)
-
-
-class Scope:
-    """Instrumentation scope: the name (and version) of what created a span."""
-
-    __slots__ = ("name", "version")
-
-    def __init__(self, name, version=""):
-        self.name = name
-        self.version = version or ""
 
 
 class TracerProvider:

@@ -127,6 +127,7 @@ def start(environ=None):
         when_imported("logging", _on_logging_imported)
         _load_instrumentors(agent)
         atexit.register(_at_exit)
+        _install_process_hooks(agent)
         _announce(agent)
         return agent
     except Exception:
@@ -138,10 +139,24 @@ def _on_logging_imported(module):
     _log.attach_logger()
 
 
+def _install_process_hooks(agent):
+    """Trace continuity across processes and threads, and the flush at a
+    multiprocessing child's exit (see processes.py and threads.py)."""
+    try:
+        from . import processes, threads
+
+        processes.install(agent)
+        threads.install()
+    except Exception:
+        _log.internal_error("installing the process and thread hooks")
+
+
 def _at_exit():
     agent = _agent
     if agent is not None:
-        agent.shutdown()
+        from .processes import flush_at_exit
+
+        flush_at_exit()  # agent.shutdown(), with the signals a uWSGI worker needs held
 
 
 def _load_instrumentors(agent):
@@ -175,7 +190,11 @@ def _activator(agent, state):
     def activate(module):
         if state.status != "waiting":
             return
-        problem = _version_problem(agent, state.instrumentor)
+        try:
+            problem = _version_problem(agent, state.instrumentor)
+        except Exception as exc:  # e.g. a malformed ``requires`` clause in a plugin
+            problem = "cannot check its requires %r (%s: %s)" % (
+                tuple(getattr(state.instrumentor, "requires", ())), type(exc).__name__, exc)
         if problem:
             state.status, state.detail = "unsupported", problem
             _log.warning("instrumentor %s disabled: %s", state.name, problem)

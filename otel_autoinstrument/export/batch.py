@@ -1,76 +1,169 @@
 """The batching processor: a bounded queue on the caller's side, export on a thread.
 
 ``on_end`` runs on the application's thread for every ended span or log record: it
-appends to a deque and returns. It never blocks and never raises; when the queue is
-full the item is dropped and counted. One daemon thread per processor and process
-wakes every schedule delay (or as soon as a full batch waits), takes batches off the
-queue and hands them to the exporter with a deadline.
+counts the item, estimates its size and appends it to a deque. It never blocks and
+never raises; when the queue is full the item is dropped and counted. One daemon
+thread per processor and process wakes every schedule delay (or as soon as a full
+batch waits), takes batches off the queue and hands them to the exporter with a
+deadline.
 
-Accounting: every item handed to ``on_end`` is, in the end, either exported or
-counted in ``dropped`` under a reason — ``stats()`` shows both, and
-``created == exported + dropped + queued`` holds at any quiet moment.
+Bounds: the queue holds at most ``max_queue_size`` items, and items estimated above
+``LARGE_ITEM_BYTES`` (huge attributes or log bodies) also share a budget of
+``max_queue_bytes``; an item above ``max_item_bytes`` is never queued ("too large").
+A request carries at most ``max_batch_size`` items and about ``MAX_BATCH_BYTES``.
+The estimate is the total length of the string (and bytes, and array) values: a few
+C-level calls, no encoding. Only large items touch a lock.
 
-Processes: after ``fork()`` the child gets a fresh queue, lock and thread (started on
-its first item) and forgets the parent's queue, so nothing is exported twice. The pid
-is checked on each ``on_end`` as well as in an at-fork hook, because servers such as
-uWSGI fork without running Python's at-fork hooks.
+Accounting: every item handed to ``on_end`` is counted in ``created`` and is, in the
+end, either exported or counted in ``dropped`` under a reason; ``stats()`` shows all,
+and ``created == exported + dropped + queued + in_flight`` holds at any moment (the
+counters the application's threads bump are ``itertools.count`` objects, atomic under
+the GIL; the others are written under the processor's lock). Shutdown logs the totals
+(a warning when anything was dropped, a debug line otherwise).
+
+Processes: after ``fork()`` the child gets a fresh queue, lock, counters and thread
+(started on its first item) and forgets the parent's queue, so nothing is exported
+twice. The pid is checked on each ``on_end`` as well as in an at-fork hook, because
+servers such as uWSGI fork without running Python's at-fork hooks (and where a thread
+of the master could hold locks at fork, none is started: see ``prefork``).
+
+Exit: ``shutdown(timeout)`` stops the exporter's retries at the deadline, waits for
+the thread at most until then, and counts whatever did not make it (queued, or in
+flight to a collector that did not answer) as dropped; the thread is a daemon, so a
+hanging collector never holds the process past the bound.
 """
 
+import itertools
 import os
 import time
 from collections import deque
+from operator import length_hint
 
 from .. import _log
 from ..trace.context import suppress
 from . import outcome as reasons
+from . import prefork
+from .outcome import Outcome
+
+LARGE_ITEM_BYTES = 16 * 1024
+MAX_QUEUE_BYTES = 32 * 1024 * 1024
+MAX_ITEM_BYTES = 4 * 1024 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+_BASE_BYTES = 200  # ids, times, kind, status: what every item carries besides its values
+
+
+def estimate_span(span, _sum=sum, _map=map, _len=length_hint):
+    """Approximate encoded size of a span: its string values dominate."""
+    size = _BASE_BYTES + _sum(_map(_len, span.attributes.values()))
+    events = span.events
+    if events:
+        for event in events:
+            size += 32 + _sum(_map(_len, event.attributes.values()))
+    return size
+
+
+def estimate_log(record, _sum=sum, _map=map, _len=length_hint):
+    """Approximate encoded size of a log record: body and attribute values."""
+    size = _BASE_BYTES + _len(record.body)
+    attributes = record.attributes
+    if attributes:
+        size += _sum(_map(_len, attributes.values()))
+    return size
+
+
+def _count_value(counter):
+    """The next value an ``itertools.count`` would return, without taking it."""
+    return int(repr(counter)[6:-1])
 
 
 class BatchProcessor:
     def __init__(self, exporter, signal, max_queue_size=2048, max_batch_size=512,
-                 schedule_delay_ms=5000, export_timeout_ms=30000):
+                 schedule_delay_ms=5000, export_timeout_ms=30000, max_queue_bytes=MAX_QUEUE_BYTES,
+                 max_item_bytes=MAX_ITEM_BYTES):
         self.exporter = exporter
         self.signal = signal
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
+        self.max_queue_bytes = max_queue_bytes
+        self.max_item_bytes = max_item_bytes
         self.delay_s = schedule_delay_ms / 1000.0
         self.export_timeout_s = export_timeout_ms / 1000.0 if export_timeout_ms else 30.0
+        self._estimate = estimate_span if signal == "traces" else estimate_log
         self._fresh_state()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
 
     def _fresh_state(self):
+        import _thread
+
         self._pid = os.getpid()
         self._queue = deque()
         self._thread = None
         self._wake = None
-        self._lock = None
+        self._lock = _thread.allocate_lock()
         self._notified = False
         self._stopping = False
+        self._abandoned = False  # shutdown gave up on the thread: it may no longer count
         self._shutdown_deadline = None
         self._flush_waiters = []
+        self._inherited = ()
+        self._large_bytes = 0
+        self._in_flight = 0
+        self._error_logged = False
+        # Bumped on the application's threads: atomic counters, no lock.
+        self._created = itertools.count()
+        self._full = itertools.count()
+        self._too_large = itertools.count()
+        self._late = itertools.count()
+        # Written by the export thread (or by shutdown), under the lock.
         self.exported = 0
-        self.dropped = {}
+        self._export_dropped = {}
 
     def _after_fork(self):
         global _lock
         if self._pid == os.getpid():
             return
         _lock = None  # the parent may have held it while forking
+        inherited = list(self._queue) if prefork.in_uwsgi() else ()
         self._fresh_state()
+        self._inherited = inherited  # adopted, or not, once uWSGI says which worker this is
         try:
             self.exporter.after_fork()
         except Exception:
             _log.internal_error("resetting the %s exporter after fork" % self.signal)
 
+    def _adopt_inherited(self):
+        """What a uWSGI master queued while loading the app: worker 1's first
+        incarnation exports it, every other process forgets it."""
+        inherited, self._inherited = self._inherited, ()
+        if inherited and prefork.inherits_master_queue():
+            queue = self._queue
+            for item in inherited:
+                next(self._created)
+                if len(queue) >= self.max_queue_size:
+                    next(self._full)
+                else:
+                    queue.append(item)
+
     # --- the caller's side ----------------------------------------------------
 
     def on_end(self, item):
-        """Queue ``item`` for export. Runs on the caller's thread: O(1), never blocks."""
+        """Queue ``item`` for export. Runs on the caller's thread: never blocks, never raises."""
         if self._pid != os.getpid():
             self._after_fork()
+        next(self._created)
+        if self._stopping:
+            next(self._late)
+            return
         queue = self._queue
-        if len(queue) >= self.max_queue_size or self._stopping:
-            self._drop(reasons.QUEUE_FULL if not self._stopping else reasons.SHUTDOWN, 1)
+        if len(queue) >= self.max_queue_size:
+            next(self._full)
+            return
+        try:
+            size = self._estimate(item)
+        except Exception:
+            size = 0  # an odd value (a __len__ that raises): the count bound still holds
+        if size >= LARGE_ITEM_BYTES and not self._admit_large(size):
             return
         queue.append(item)
         if self._thread is None:
@@ -79,67 +172,136 @@ class BatchProcessor:
             self._notified = True
             self._wake.set()
 
-    def _drop(self, reason, count):
-        self.dropped[reason] = self.dropped.get(reason, 0) + count
+    def _admit_large(self, size):
+        if size > self.max_item_bytes:
+            next(self._too_large)
+            return False
+        with self._lock:
+            if self._large_bytes + size > self.max_queue_bytes:
+                next(self._full)
+                return False
+            self._large_bytes += size
+        return True
 
     def _start(self):
-        import threading
+        if self._inherited:
+            self._adopt_inherited()
+        if prefork.defers_threads():
+            return  # a uWSGI master: its workers must not inherit a thread's locks
+        try:
+            import threading
 
-        with _start_lock():
-            if self._thread is not None:
-                return
-            self._wake = threading.Event()
-            self._lock = threading.Lock()
-            thread = threading.Thread(target=self._run, name="otel-export-" + self.signal, daemon=True)
-            self._thread = thread
-            thread.start()
+            with _start_lock():
+                if self._thread is not None:
+                    return
+                self._wake = threading.Event()
+                thread = threading.Thread(target=self._run, name="otel-export-" + self.signal, daemon=True)
+                thread.start()
+                self._thread = thread
+        except Exception:
+            # e.g. "can't create new thread at interpreter shutdown": what is queued is
+            # counted as dropped when the processor shuts down.
+            _log.internal_error("starting the %s export thread" % self.signal)
 
     # --- the export thread ------------------------------------------------------
 
     def _run(self):
         suppress()  # the agent's own HTTP traffic is never instrumented
+        _block_process_signals()
         wake = self._wake
         while True:
-            wake.wait(self.delay_s)
+            timed_out = not wake.wait(self.delay_s)
             wake.clear()
             self._notified = False
+            # Woken early because a full batch waits: send full batches only, and let
+            # the rest fill up until the schedule delay (a steady stream then goes out
+            # in full batches, not in one small request per wake-up). A timer, a flush
+            # or shutdown sends everything.
+            full_only = not (timed_out or self._stopping or self._flush_waiters)
             try:
-                self._export_queued()
+                self._export_queued(full_only)
+                if full_only and (self._flush_waiters or self._stopping):
+                    self._export_queued()  # a flush or shutdown arrived meanwhile
             except Exception:
+                if self._abandoned:
+                    return
                 _log.internal_error("the %s export loop" % self.signal)
             self._release_flush_waiters()
             if self._stopping:
                 return
 
-    def _export_queued(self):
+    def _export_queued(self, full_only=False):
+        while True:
+            if full_only and len(self._queue) < self.max_batch_size:
+                return
+            batch = self._take_batch()
+            if not batch:
+                return
+            self._export(batch)
+
+    def _take_batch(self):
+        """Up to a batch (by count and by bytes) off the queue, marked in flight."""
         queue = self._queue
-        while queue:
-            batch = []
-            take = min(len(queue), self.max_batch_size)
-            try:
-                for _ in range(take):
-                    batch.append(queue.popleft())
-            except IndexError:
-                pass
-            if batch:
-                self._export(batch)
+        estimate = self._estimate
+        batch = []
+        size = 0
+        with self._lock:
+            if self._abandoned:
+                return batch
+            while len(batch) < self.max_batch_size and size < MAX_BATCH_BYTES:
+                try:
+                    item = queue.popleft()
+                except IndexError:
+                    break
+                try:
+                    item_size = estimate(item)
+                except Exception:
+                    item_size = 0
+                if item_size >= LARGE_ITEM_BYTES:
+                    self._large_bytes = max(0, self._large_bytes - item_size)
+                size += item_size
+                batch.append(item)
+            self._in_flight = len(batch)
+        return batch
 
     def _export(self, batch):
+        count = len(batch)
         deadline = time.monotonic() + self.export_timeout_s
         if self._shutdown_deadline is not None:
             deadline = min(deadline, self._shutdown_deadline)
-            if time.monotonic() >= deadline:
-                self._drop(reasons.SHUTDOWN, len(batch))
-                return
+        if time.monotonic() >= deadline:
+            self._settle(Outcome(0, count, reasons.SHUTDOWN), count)
+            return
         try:
             result = self.exporter.export(batch, deadline)
         except Exception:
-            self._drop(reasons.EXPORT_FAILED, len(batch))
-            _log.internal_error("exporting %s" % self.signal)
+            if self._abandoned:
+                return  # shutdown already counted this batch and stopped listening
+            self._settle(Outcome(0, count, reasons.EXPORT_FAILED), count)
+            if not self._error_logged or _log.STRICT:
+                self._error_logged = True  # a broken exporter is reported once, then counted
+                _log.internal_error("exporting %s" % self.signal)
             return
-        self.exported += result.exported
-        if result.dropped:
-            self._drop(result.reason or reasons.EXPORT_FAILED, result.dropped)
+        if not isinstance(result, Outcome):
+            result = Outcome(count)  # an exporter that returns nothing delivered everything
+        self._settle(result, count)
+
+    def _settle(self, result, count):
+        """Count what happened to one in-flight batch (unless shutdown already did)."""
+        with self._lock:
+            if self._abandoned:
+                return
+            self._in_flight = 0
+            exported = min(max(0, result.exported), count)
+            dropped = min(max(0, result.dropped), count - exported)
+            self.exported += exported
+            if dropped:
+                self._add_dropped(result.reason or reasons.EXPORT_FAILED, dropped)
+            if count - exported - dropped:
+                self._add_dropped(reasons.EXPORT_FAILED, count - exported - dropped)
+
+    def _add_dropped(self, reason, count):
+        self._export_dropped[reason] = self._export_dropped.get(reason, 0) + count
 
     def _release_flush_waiters(self):
         if self._flush_waiters:
@@ -153,8 +315,11 @@ class BatchProcessor:
         """Export what is queued now; returns False if it did not finish in time."""
         if self._pid != os.getpid():
             self._after_fork()
-        if self._thread is None or not self._queue:
+        thread = self._thread
+        if thread is None or self._stopping or not (self._queue or self._in_flight):
             return True
+        if not thread.is_alive():
+            return False
         import threading
 
         done = threading.Event()
@@ -168,27 +333,89 @@ class BatchProcessor:
             self._after_fork()
         if self._stopping:
             return
-        self._shutdown_deadline = time.monotonic() + timeout_s
+        if self._inherited or (self._queue and self._thread is None):
+            self._start()  # e.g. a uWSGI worker 1 that made nothing itself
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        self._shutdown_deadline = deadline
         self._stopping = True
+        stop_by = getattr(self.exporter, "stop_by", None)
+        if stop_by is not None:
+            try:
+                stop_by(deadline)  # retries and back-off sleeps end at the bound
+            except Exception:
+                _log.internal_error("bounding the %s exporter" % self.signal)
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._wake.set()
-            thread.join(timeout_s)
-        left = len(self._queue)
-        if left:
-            self._queue.clear()
-            self._drop(reasons.SHUTDOWN, left)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            self._abandoned = True
+            if self._in_flight:
+                self._add_dropped(reasons.SHUTDOWN, self._in_flight)  # no answer within the bound
+                self._in_flight = 0
+            left = 0
+            queue = self._queue
+            while queue:
+                try:
+                    queue.popleft()
+                except IndexError:
+                    break
+                left += 1
+            if left:
+                self._add_dropped(reasons.SHUTDOWN, left)
+            self._large_bytes = 0
         try:
             self.exporter.shutdown()
         except Exception:
             _log.internal_error("shutting down the %s exporter" % self.signal)
-        if self.dropped:
-            _log.warning("%s: exported %d, dropped %s", self.signal, self.exported,
-                         ", ".join("%d (%s)" % (n, reason) for reason, n in sorted(self.dropped.items())))
+        self._report()
+
+    @property
+    def created(self):
+        return _count_value(self._created)
+
+    @property
+    def dropped(self):
+        """Dropped items by reason (only reasons that occurred)."""
+        dropped = dict(self._export_dropped)
+        for reason, counter in ((reasons.QUEUE_FULL, self._full), (reasons.TOO_LARGE, self._too_large),
+                                (reasons.SHUTDOWN, self._late)):
+            count = _count_value(counter)
+            if count:
+                dropped[reason] = dropped.get(reason, 0) + count
+        return dropped
 
     def stats(self):
-        return {"signal": self.signal, "exported": self.exported, "queued": len(self._queue),
-                "dropped": dict(self.dropped)}
+        return {"signal": self.signal, "pid": self._pid, "created": self.created, "exported": self.exported,
+                "queued": len(self._queue), "in_flight": self._in_flight, "dropped": self.dropped}
+
+    def _report(self):
+        stats = self.stats()
+        dropped = stats["dropped"]
+        total = sum(dropped.values())
+        if total:
+            _log.warning("%s (pid %d): created %d, exported %d, dropped %d: %s", self.signal, stats["pid"],
+                         stats["created"], stats["exported"], total,
+                         ", ".join("%d %s" % (n, reason) for reason, n in sorted(dropped.items())))
+        else:
+            _log.debug("%s (pid %d): created %d, exported %d, dropped 0", self.signal, stats["pid"],
+                       stats["created"], stats["exported"])
+
+
+def _block_process_signals():
+    """Signals sent to the process are for the application's threads, not this one.
+
+    CPython runs Python-level handlers on the main thread whichever thread the kernel
+    picks, but a server's C-level handler (uWSGI's SIGINT handler calls ``exit()``)
+    would run on this thread and tear the process down from under an export."""
+    try:
+        import signal
+
+        names = ("SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGCHLD",
+                 "SIGPIPE", "SIGWINCH")
+        signal.pthread_sigmask(signal.SIG_BLOCK, {getattr(signal, n) for n in names if hasattr(signal, n)})
+    except Exception:
+        pass  # no pthread_sigmask on this platform: nothing to protect against either
 
 
 _lock = None

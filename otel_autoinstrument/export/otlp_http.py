@@ -131,6 +131,7 @@ class OtlpHttpExporter:
         settings = self.settings
         if not (settings.certificate or settings.client_certificate):
             return None
+        preload.modules("ssl")  # under the fork lock, like every first import here
         import ssl
 
         attr = "certificate"

@@ -9,6 +9,7 @@ span, pays almost nothing.
 
 import atexit
 import os
+import sys
 import time
 
 from . import _log, config
@@ -165,6 +166,7 @@ def _load_instrumentors(agent):
     installed = Installed()
     agent.installed = installed
     disabled = set(agent.settings.python_disabled_instrumentations)
+    early = []
     for entry_point in installed.entry_points:
         name = entry_point.name
         state = InstrumentorState(name, entry_point)
@@ -182,8 +184,15 @@ def _load_instrumentors(agent):
         state.instrumentor = instrumentor
         state.status = "waiting"
         state.detail = "patches on import of " + ", ".join(instrumentor.modules)
+        early += [m for m in instrumentor.modules if m in sys.modules]
         for module in instrumentor.modules:
             when_imported(module, _activator(agent, state))
+    if early:
+        # Imported before the agent started (a .pth file, another sitecustomize): the
+        # classes are still patched now, but names the application bound from them
+        # earlier keep the originals. Say so rather than miss anything silently.
+        _log.warning("imported before the agent started: %s; patched now, but references taken "
+                     "from them before this point are not traced", ", ".join(sorted(set(early))))
 
 
 def _activator(agent, state):

@@ -13,7 +13,7 @@ statement is then one dict lookup, one dict copy and the span itself.
 """
 
 from otel_autoinstrument import semconv
-from otel_autoinstrument.instrumentation import SpanKind, StatusCode
+from otel_autoinstrument.instrumentation import SpanKind, StatusCode, qualified_type
 from otel_autoinstrument.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
 
 __all__ = ["DbSpans", "db_system_name"]
@@ -102,13 +102,6 @@ class DbSpans:
             span.set_status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error))
         span.end()
 
-
-def qualified_type(error):
-    cls = type(error)
-    module = cls.__module__
-    if module in ("builtins", "__main__", None):
-        return cls.__qualname__
-    return module + "." + cls.__qualname__
 
 
 def _as_text(statement):

@@ -25,8 +25,8 @@ span and are served untouched.
 
 from otel_autoinstrument import semconv
 from otel_autoinstrument.instrumentation import (
-    ExcludedUrls, SpanKind, StatusCode, attach, detach, internal_error, is_suppressed, reset_baggage,
-    set_baggage)
+    ExcludedUrls, SpanKind, StatusCode, attach, detach, internal_error, is_suppressed, qualified_type,
+    reset_baggage, set_baggage)
 from otel_autoinstrument.urls import DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query
 
 from ._security import ServerSecurity, set_enduser, status_recorded
@@ -237,7 +237,7 @@ class WsgiRequest:
         span = self.span
         span.record_exception(exc, escaped=True)
         span.set_status(_ERROR, "%s: %s" % (type(exc).__name__, exc))
-        span.set_attribute(_ERROR_TYPE, _qualified_type(exc))
+        span.set_attribute(_ERROR_TYPE, qualified_type(exc))
 
     # -- the WSGI protocol -----------------------------------------------------------
 
@@ -447,10 +447,3 @@ def _wire_path(path):
     except UnicodeEncodeError:
         return path
 
-
-def _qualified_type(exc):
-    cls = type(exc)
-    module = cls.__module__
-    if module in ("builtins", "__main__", None):
-        return cls.__qualname__
-    return module + "." + cls.__qualname__

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from otel_autoinstrument import semconv
 from otel_autoinstrument.instrumentation import (
     ExcludedUrls, Instrumentor, SpanKind, StatusCode, capture_internal_errors, get_current_span,
-    is_suppressed)
+    is_suppressed, qualified_type)
 
 _CLIENT = SpanKind.CLIENT
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -148,7 +148,7 @@ class RequestsInstrumentor(Instrumentor):
                 span.set_attribute(semconv.ERROR_TYPE, str(status))
                 span.set_status(StatusCode.ERROR)
         if error is not None:
-            span.set_attribute(semconv.ERROR_TYPE, _qualified_type(error))
+            span.set_attribute(semconv.ERROR_TYPE, qualified_type(error))
             span.record_exception(error, escaped=True)
             span.set_status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error))
         if send is not None and send.first_hop_ns is not None:
@@ -193,10 +193,3 @@ def _parse_server(scheme, authority):
             host = name
     return host.lower() or None, port or _DEFAULT_PORTS.get(scheme)
 
-
-def _qualified_type(error):
-    cls = type(error)
-    module = cls.__module__
-    if module in ("builtins", "__main__", None):
-        return cls.__qualname__
-    return module + "." + cls.__qualname__

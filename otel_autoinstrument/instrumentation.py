@@ -37,7 +37,8 @@ from ._log import capture_internal_errors, internal_error  # noqa: F401
 from .propagation import Carried  # noqa: F401
 from .trace.context import (  # noqa: F401
     attach, detach, get_baggage, get_current_span, is_suppressed, reset_baggage, set_baggage)
-from .trace.span import INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode  # noqa: F401
+from .trace.span import (  # noqa: F401
+    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, qualified_type)
 
 # The tracer module (and the ``random`` and ``functools`` it imports) loads with the
 # first span, not when the instrumentors are discovered at start-up.

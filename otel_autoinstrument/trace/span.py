@@ -226,7 +226,7 @@ class Span:
         import traceback
 
         event_attrs = {
-            "exception.type": _qualified_type(exception),
+            "exception.type": qualified_type(exception),
             "exception.message": str(exception),
             "exception.stacktrace": "".join(
                 traceback.format_exception(type(exception), exception, exception.__traceback__)),
@@ -260,7 +260,8 @@ class Span:
         return "Span(%r, %r)" % (self.name, self.context)
 
 
-def _qualified_type(exception):
+def qualified_type(exception):
+    """``exception.type`` / ``error.type``: the exception class, module-qualified."""
     cls = type(exception)
     module = cls.__module__
     if module in ("builtins", "__main__", None):

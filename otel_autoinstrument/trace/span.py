@@ -56,6 +56,7 @@ class SpanContext:
 INVALID_SPAN_CONTEXT = SpanContext(INVALID_TRACE_ID, INVALID_SPAN_ID, 0)
 
 _VALUE_TYPES = (str, bool, int, float)
+_PLAIN_TYPES = frozenset(_VALUE_TYPES)
 
 
 def clean_value(value, length_limit):
@@ -181,12 +182,20 @@ class Span:
         attributes[key] = value
 
     def set_attributes(self, attributes):
-        if self.end_ns is None:
-            limits = self._provider.limits
-            count, length = limits.attribute_count, limits.attribute_length
-            store = self.attributes
-            for key, value in attributes.items():
-                self.dropped_attributes += set_limited(store, key, value, count, length)
+        if self.end_ns is not None:
+            return
+        limits = self._provider.limits
+        count, length = limits.attribute_count, limits.attribute_length
+        store = self.attributes
+        if length is None and not store and len(attributes) <= count:
+            # A new span's first attributes, within the count limit and with no length
+            # limit (the defaults): copy the plain values in one step.
+            plain = _PLAIN_TYPES
+            if all(type(v) in plain for v in attributes.values()):
+                store.update(attributes)
+                return
+        for key, value in attributes.items():
+            self.dropped_attributes += set_limited(store, key, value, count, length)
 
     def add_event(self, name, attributes=None, timestamp=None):
         if self.end_ns is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from support import web
 from support.agent import BIN, agent_env, otel_run
+from support.memory import MemoryProcessor
 from support.processes import APPS_DIR, PYTHON, Server, base_env, free_port, http_request
 
 FLASK_APP = APPS_DIR / "flask_app"
@@ -102,20 +103,6 @@ def test_responses_are_identical_to_an_uninstrumented_run(receiver, service_name
     assert len(spans) == len(COMPARED) - 1  # every request but the excluded one
 
 
-class _Memory:
-    def __init__(self):
-        self.spans = []
-
-    def on_end(self, span):
-        self.spans.append(span)
-
-    def force_flush(self, timeout_s=None):
-        return True
-
-    def shutdown(self, timeout_s=None):
-        pass
-
-
 def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
     """In-process: the class is patched where the methods are defined, never swapped."""
     import flask
@@ -134,7 +121,7 @@ def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
     before.add_url_rule("/items/<int:item_id>", "item", lambda item_id: "item")
     before.add_url_rule("/fail", "fail", lambda: 1 / 0)
     agent = Agent(config.load({"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}))
-    memory = _Memory()
+    memory = MemoryProcessor()
     agent.provider.add_processor(memory)
     instrumentor = FlaskInstrumentor()
     instrumentor.instrument(agent)

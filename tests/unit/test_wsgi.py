@@ -16,26 +16,11 @@ from otel_autoinstrument.instrumentation import (
 from otel_autoinstrument.instrumentors._wsgi import ENVIRON_KEY, WsgiTracing
 from otel_autoinstrument.startup import Agent
 from otel_autoinstrument.trace.context import suppress, unsuppress
+from support.memory import MemoryProcessor
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
 TRACEPARENT = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
-
-
-class Memory:
-    """A span processor that keeps ended spans."""
-
-    def __init__(self):
-        self.spans = []
-
-    def on_end(self, span):
-        self.spans.append(span)
-
-    def force_flush(self, timeout_s=None):
-        return True
-
-    def shutdown(self, timeout_s=None):
-        pass
 
 
 class _Plain(Instrumentor):
@@ -51,7 +36,7 @@ def make_tracing(**env):
     environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
     environ.update(env)
     agent = Agent(config.load(environ))
-    memory = Memory()
+    memory = MemoryProcessor()
     agent.provider.add_processor(memory)
     instrumentor = _Plain()
     instrumentor.instrument(agent)

@@ -20,13 +20,13 @@ WSGI layer; the ``got_request_exception`` signal, sent for exactly those, record
 
 import sys
 
-from otel_autoinstrument.instrumentation import Instrumentor, internal_error
-
-from ._security import connect_django_login_failed, disconnect_django_login_failed, record_django_enduser
-from ._wsgi import ENVIRON_KEY, WsgiTracing
+from otel_autoinstrument.instrumentation import Instrumentor, get_current_span, internal_error
+from otel_autoinstrument.instrumentation.http import record_auth_failure, set_enduser
+from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
 
 MIDDLEWARE_PATH = "otel_autoinstrument.instrumentors.django.RouteMiddleware"
 _SIGNAL_UID = "otel_autoinstrument.django.exception"
+_LOGIN_SIGNAL_UID = "otel_autoinstrument.django.login_failed"
 
 
 class DjangoInstrumentor(Instrumentor):
@@ -67,7 +67,7 @@ def _load_middleware(wrapped, instance, args, kwargs):
     try:
         is_async = args[0] if args else kwargs.get("is_async", False)
         if not is_async:
-            connect_django_login_failed(ENVIRON_KEY)  # the auth.failure event (_security)
+            connect_django_login_failed()  # the auth.failure event
             from django.conf import settings
 
             current = settings.MIDDLEWARE
@@ -97,7 +97,7 @@ class RouteMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        record_django_enduser(request, ENVIRON_KEY)  # when opted in (_security)
+        record_django_enduser(request)  # when opted in
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
@@ -123,3 +123,54 @@ def _on_request_exception(sender, request=None, **kwargs):
                 traced.record_exception(exc)
     except Exception:
         internal_error("recording a Django request exception")
+
+
+# --- security signals (see otel_autoinstrument.instrumentation.http) -----------------------
+
+def record_django_enduser(request):
+    """After Django's middleware chain answered: ``enduser.id`` if opted in."""
+    try:
+        traced = request.META.get(ENVIRON_KEY)
+        if traced is not None and traced.tracing.http.security.capture_enduser:
+            set_enduser(traced.span, django_enduser(request))
+    except Exception:
+        internal_error("recording a Django enduser.id")
+
+
+def django_enduser(request):
+    """Django's ``request.user``, if something already evaluated it (never queries)."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return None
+    wrapped = getattr(user, "_wrapped", user)  # SimpleLazyObject until evaluated
+    from django.utils.functional import empty
+
+    if wrapped is empty or wrapped is None or not getattr(wrapped, "is_authenticated", False):
+        return None
+    return wrapped.get_username()
+
+
+def connect_django_login_failed():
+    """Listen to ``user_login_failed`` if django.contrib.auth is loaded (importing it here
+    would load hundreds of modules into every process). Idempotent."""
+    signals = sys.modules.get("django.contrib.auth.signals")
+    if signals is None:
+        return
+    user_login_failed = signals.user_login_failed
+
+    def on_login_failed(sender, credentials=None, request=None, **kwargs):
+        try:
+            traced = request.META.get(ENVIRON_KEY) if request is not None else None
+            span = traced.span if traced is not None else get_current_span()
+            if span is not None and span.is_recording():
+                record_auth_failure(span, reason="login_failed")
+        except Exception:
+            internal_error("recording a Django login failure")
+
+    user_login_failed.connect(on_login_failed, weak=False, dispatch_uid=_LOGIN_SIGNAL_UID)
+
+
+def disconnect_django_login_failed():
+    signals = sys.modules.get("django.contrib.auth.signals")
+    if signals is not None:
+        signals.user_login_failed.disconnect(dispatch_uid=_LOGIN_SIGNAL_UID)

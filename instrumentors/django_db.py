@@ -2,7 +2,7 @@
 
 Every backend's cursor is wrapped by ``django.db.backends.utils.CursorWrapper``, so
 patching its ``execute`` and ``executemany`` covers all databases with the same spans
-as SQLAlchemy (``_db.DbSpans``). ``CursorDebugWrapper`` (DEBUG=True) defines its own
+as SQLAlchemy (``instrumentation.db.DbSpans``). ``CursorDebugWrapper`` (DEBUG=True) defines its own
 ``execute`` / ``executemany`` too, but they only add query logging around
 ``super().execute(...)``: that call lands in the patched ``CursorWrapper`` method, so
 patching the subclass as well would record every statement twice. ``callproc`` is not
@@ -13,8 +13,7 @@ class has set ``tracer`` and ``settings`` by then.
 """
 
 from otel_autoinstrument.instrumentation import capture_internal_errors, is_suppressed
-
-from ._db import DbSpans
+from otel_autoinstrument.instrumentation.db import DbSpans
 
 _MODULE = "django.db.backends.utils"
 

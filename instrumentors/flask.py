@@ -15,9 +15,7 @@ before or after the agent started and subclasses of ``Flask`` are all covered, a
 """
 
 from otel_autoinstrument.instrumentation import Instrumentor, internal_error
-
-from ._security import flask_enduser
-from ._wsgi import ENVIRON_KEY, WsgiTracing
+from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
 
 
 class FlaskInstrumentor(Instrumentor):
@@ -77,3 +75,16 @@ def _request_context_getter():
             return None
 
     return through_proxy
+
+
+def flask_enduser():
+    """Flask-Login's user of this request, if the application loaded one (never loads it)."""
+    from flask import g
+
+    try:
+        user = g.get("_login_user")
+    except RuntimeError:  # outside an application context
+        return None
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user.get_id()

@@ -18,16 +18,10 @@ instrumentation is suppressed.
 import time
 from contextvars import ContextVar
 
-from otel_autoinstrument import semconv
 from otel_autoinstrument.instrumentation import (
-    ExcludedUrls, Instrumentor, SpanKind, StatusCode, capture_internal_errors, get_current_span,
-    is_suppressed, qualified_type)
+    Instrumentor, capture_internal_errors, get_current_span, is_suppressed, semconv)
 
-_CLIENT = SpanKind.CLIENT
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _PROTOCOLS = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
-_REQUEST_HEADER = "http.request.header."
-_RESPONSE_HEADER = "http.response.header."
 
 # The send in progress in this context, while requests may follow its redirects.
 _in_send = ContextVar("otel_autoinstrument.requests.send", default=None)
@@ -51,16 +45,9 @@ class RequestsInstrumentor(Instrumentor):
     modules = ("requests",)
 
     def patches(self):
-        from otel_autoinstrument.urls import DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_url
+        from otel_autoinstrument.instrumentation.http import HttpClient
 
-        settings = self.settings
-        self._excluded = ExcludedUrls(settings, "OTEL_PYTHON_REQUESTS_EXCLUDED_URLS")
-        self._sensitive = DEFAULT_SENSITIVE_QUERY_PARAMS | frozenset(settings.python_url_sensitive_query_params)
-        sanitize = settings.instrumentation_http_capture_headers_sanitize_fields
-        self._request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_request, sanitize)
-        self._response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_response, sanitize)
-        self._servers = {}  # scheme://authority -> (address, port)
-        self._redact_url = redact_url
+        self._http = HttpClient(self, "OTEL_PYTHON_REQUESTS_EXCLUDED_URLS")
         return [("requests.sessions", "Session.send", self._send)]
 
     def _send(self, wrapped, instance, args, kwargs):
@@ -87,47 +74,31 @@ class RequestsInstrumentor(Instrumentor):
                     self._finish(span, request, response, error, send)
 
     def _start(self, request):
+        http = self._http
         url = request.url
-        if self._excluded and self._excluded.matches(url):
+        if http.is_excluded(url):
             return None, None
-        method = request.method.upper() if request.method else "GET"
-        attributes = {}
-        if method in semconv.KNOWN_HTTP_METHODS:
-            name = method
-        else:
-            name = "HTTP"
-            attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = request.method
-            method = "_OTHER"
-        attributes[semconv.HTTP_REQUEST_METHOD] = method
-        attributes[semconv.URL_FULL] = self._redact_url(url, self._sensitive)
-        address, port = self._server(url)
-        if address:
-            attributes[semconv.SERVER_ADDRESS] = address
-        if port:
-            attributes[semconv.SERVER_PORT] = port
-        if self._request_headers.enabled:
-            attributes.update(self._request_headers.attributes(_REQUEST_HEADER, request.headers))
-
         outer = _in_send.get()
         if outer is None:
             parent = get_current_span()
-            span = self.tracer.start_span(name, _CLIENT, attributes, parent=parent)
+            span = http.start(request.method, url, request.headers, parent=parent)
             send = _Send(span, parent)
         else:
             # A redirect hop (or another send made while one is in progress).
             outer.hops += 1
-            attributes[semconv.HTTP_REQUEST_RESEND_COUNT] = outer.hops
             if outer.parent is not None:
                 if outer.first_hop_ns is None:
                     outer.first_hop_ns = time.time_ns()
-                span = self.tracer.start_span(name, _CLIENT, attributes, parent=outer.parent)
+                span = http.start(request.method, url, request.headers, parent=outer.parent)
             else:
-                span = self.tracer.start_span(name, _CLIENT, attributes, parent=outer.span)
+                span = http.start(request.method, url, request.headers, parent=outer.span)
+            span.set_attribute(semconv.HTTP_REQUEST_RESEND_COUNT, outer.hops)
             send = None
-        self.agent.propagator.inject(request.headers.__setitem__, span)
+        http.inject(request.headers.__setitem__, span)
         return span, send
 
     def _finish(self, span, request, response, error, send):
+        status = version = headers = None
         if response is not None:
             own = response
             if response.request is not request:
@@ -137,59 +108,7 @@ class RequestsInstrumentor(Instrumentor):
                         own = earlier
                         break
             status = own.status_code
-            span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
             version = _PROTOCOLS.get(getattr(own.raw, "version", None))
-            if version:
-                span.set_attribute(semconv.NETWORK_PROTOCOL_VERSION, version)
-            if self._response_headers.enabled:
-                span.set_attributes(self._response_headers.attributes(_RESPONSE_HEADER, own.headers))
-            if status >= 400 and error is None:
-                # Client spans: 4xx and 5xx are errors (HTTP semantic conventions).
-                span.set_attribute(semconv.ERROR_TYPE, str(status))
-                span.set_status(StatusCode.ERROR)
-        if error is not None:
-            span.set_attribute(semconv.ERROR_TYPE, qualified_type(error))
-            span.record_exception(error, escaped=True)
-            span.set_status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error))
-        if send is not None and send.first_hop_ns is not None:
-            span.end(send.first_hop_ns)
-        else:
-            span.end()
-
-    def _server(self, url):
-        """``(server.address, server.port)`` of ``url``, cached per scheme and authority."""
-        start = url.find("://")
-        if start == -1:
-            return None, None
-        end = len(url)
-        for stop in "/?#":
-            found = url.find(stop, start + 3, end)
-            if found != -1:
-                end = found
-        key = url[:end]
-        server = self._servers.get(key)
-        if server is None:
-            server = _parse_server(url[:start].lower(), url[start + 3:end])
-            if len(self._servers) >= 256:
-                self._servers.clear()
-            self._servers[key] = server
-        return server
-
-
-def _parse_server(scheme, authority):
-    host = authority.rpartition("@")[2]
-    port = None
-    if host.startswith("["):
-        close = host.find("]")
-        rest = host[close + 1:]
-        host = host[1:close] if close != -1 else host[1:]
-        if rest.startswith(":") and rest[1:].isdigit():
-            port = int(rest[1:])
-    else:
-        name, colon, digits = host.rpartition(":")
-        if colon and digits.isdigit():
-            host, port = name, int(digits)
-        elif colon and not digits:
-            host = name
-    return host.lower() or None, port or _DEFAULT_PORTS.get(scheme)
-
+            headers = own.headers
+        end = send.first_hop_ns if send is not None else None
+        self._http.finish(span, status, error, version, headers, end)

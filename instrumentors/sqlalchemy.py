@@ -35,7 +35,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
-        from ._db import DbSpans  # with the sanitizer: loaded when SQLAlchemy is
+        from otel_autoinstrument.instrumentation.db import DbSpans  # loaded when SQLAlchemy is
 
         self._spans = DbSpans(self.tracer, self.settings)
         for identifier, listener in (

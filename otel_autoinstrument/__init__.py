@@ -21,7 +21,7 @@ __all__ = ["__version__", "get_tracer", "current_span", "use_span", "SpanKind", 
 def get_tracer(name, version=""):
     """A tracer for manual spans. Without a running agent (not under ``otel-run``, or
     OTEL_SDK_DISABLED) it still works: spans are created but not exported."""
-    from .startup import get_agent
+    from .agent.startup import get_agent
 
     agent = get_agent()
     if agent is not None:
@@ -38,7 +38,7 @@ def current_span():
 
 def force_flush(timeout_s=5.0):
     """Export what is queued now (for scripts that end with ``os._exit``)."""
-    from .startup import get_agent
+    from .agent.startup import get_agent
 
     agent = get_agent()
     if agent is not None:

@@ -14,6 +14,7 @@ seconds; this agent does not).
 import os
 
 from . import _log
+from .redaction import REDACTION_RULES
 
 DEFAULT_ENDPOINT = "http://localhost:4318"
 SIGNALS = ("traces", "logs")
@@ -27,8 +28,6 @@ SAMPLERS = (
     "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
 )
 PROPAGATORS = ("tracecontext", "baggage", "b3", "b3multi", "none")
-# The redaction processor's built-in rules (see redaction.py), in the order they are tried.
-REDACTION_RULES = ("url_credentials", "url_query", "bearer", "jwt", "aws_key", "email", "card", "sql_error")
 PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 
 
@@ -331,6 +330,13 @@ class Settings:
         """Raw value of any OTEL_* variable, for third-party instrumentors' own settings."""
         return self.raw.get(name, default)
 
+    def list_value(self, name):
+        """A comma-separated list variable: one the agent reads (parsed once), or any
+        other OTEL_* name, such as a plugin's ``OTEL_PYTHON_URLLIB3_EXCLUDED_URLS``."""
+        if name in _BY_NAME:
+            return list(getattr(self, attribute_name(name)) or ())
+        return parse_list(self.raw.get(name, ""))
+
 
 def _signal_endpoint(generic, signal):
     path = "/v1/" + signal
@@ -374,12 +380,10 @@ def _build_exporter(settings, signal):
 
 
 def masked_url(url):
-    """``url`` without credentials or query, cheap enough for start-up messages."""
-    at = url.rfind("@")
-    scheme = url.find("://")
-    if at > scheme >= 0:
-        url = url[: scheme + 3] + "***@" + url[at + 1:]
-    return url.split("?", 1)[0]
+    """``url`` as the agent's messages may show it (see ``redaction.secrets``)."""
+    from .redaction.secrets import mask_url
+
+    return mask_url(url)
 
 
 def _warn(settings, message):

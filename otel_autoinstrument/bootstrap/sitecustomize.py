@@ -8,7 +8,7 @@ Nothing here may raise: an error while starting is logged once on the
 
 def _start_agent():
     try:
-        from otel_autoinstrument.startup import start
+        from otel_autoinstrument.agent.startup import start
     except ImportError:
         # This Python cannot import the agent (another interpreter or virtualenv
         # inherited PYTHONPATH). It runs uninstrumented; `otel-run --info` warns about it.

@@ -23,6 +23,7 @@ from .. import _log
 from ..version import __version__
 from . import outcome as reasons
 from . import preload
+from ..redaction.secrets import mask, mask_url, secret_strings
 from .outcome import Outcome
 
 _ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
@@ -31,18 +32,7 @@ RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
 _BACKOFF_FIRST_S = 0.5
 _BACKOFF_MAX_S = 8.0
 _WARN_EVERY_S = 60.0
-
-
-def mask_url(url):
-    """The endpoint as it may appear in the agent's messages: no credentials, and no
-    query or fragment (a collector's API key may hide under any parameter name)."""
-    try:
-        from ..urls import mask_secret_in_url
-
-        url = mask_secret_in_url(url)
-    except Exception:
-        pass
-    return url.split("?", 1)[0].split("#", 1)[0]
+_MESSAGE_LIMIT = 300  # characters of a collector's or transport's error text in a message
 
 
 _said = set()
@@ -89,7 +79,7 @@ class OtlpHttpExporter:
         self.headers.update(_valid_headers(exporter_settings.headers, exporter_settings.sources["headers"]))
         if exporter_settings.compression == "gzip":
             self.headers["Content-Encoding"] = "gzip"
-        self._secrets = _secret_strings(self.url, exporter_settings.headers)
+        self._secrets = secret_strings((self.url,), exporter_settings.headers)
         self.problem = self._check_endpoint() or self._check_files()
         self._session = None
         self._warn = _RateLimitedWarning()
@@ -223,10 +213,10 @@ class OtlpHttpExporter:
                 return self._tls_failed(count, exc)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 status, retry_after, detail = None, None, "cannot reach %s (%s)" % (
-                    self.shown_url, self._scrub(_short(exc)))
+                    self.shown_url, self._scrub(str(exc)))
             except Exception as exc:  # anything else the transport raises is not worth a retry
                 return self._rejected(count, type(exc).__name__, "sending to %s failed: %s: %s" % (
-                    self.shown_url, type(exc).__name__, self._scrub(_short(exc))), reasons.EXPORT_FAILED)
+                    self.shown_url, type(exc).__name__, self._scrub(str(exc))), reasons.EXPORT_FAILED)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -261,11 +251,9 @@ class OtlpHttpExporter:
         return Outcome(0, count, reasons.EXPORT_FAILED, detail)
 
     def _scrub(self, text):
-        """Exception texts repeat the request URL (its query) and may repeat headers."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        """Exception texts repeat the request URL (its query) and may repeat headers:
+        masked first, then cut (``redaction.secrets.mask``)."""
+        return mask(text, self._secrets, _MESSAGE_LIMIT)
 
     def _sleep(self, delay):
         """A back-off sleep that ``stop_by()`` cuts short (the loop then re-checks the bound)."""
@@ -361,29 +349,6 @@ def _valid_headers(headers, source):
     return valid
 
 
-def _secret_strings(url, headers):
-    """What must never appear in a message: header values, URL credentials and query
-    values, raw and decoded, longest first."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    found = set()
-    for value in (headers or {}).values():
-        if isinstance(value, str):
-            found.update((value, value.strip(), value.partition(" ")[2]))
-    try:
-        parts = urlsplit(url)
-        for value in (parts.username, parts.password):
-            if value:
-                found.update((value, unquote(value)))
-        for _, value in parse_qsl(parts.query) + parse_qsl(parts.fragment):
-            found.update((value, unquote(value)))
-        if parts.query:
-            found.add(parts.query)
-    except ValueError:
-        pass
-    return sorted((s for s in found if len(s) >= 3), key=len, reverse=True)
-
-
 def _tls_reason(exc):
     """The innermost TLS reason: requests wraps urllib3's error, which wraps ssl's."""
     import ssl
@@ -403,7 +368,7 @@ def _tls_reason(exc):
     if found is not None:
         text = str(found.reason or "").replace("_", " ").lower() or str(found)
         return text.split(" (_ssl.c:", 1)[0]
-    return _short(exc)
+    return str(exc)
 
 
 def _retry_after(value):
@@ -418,8 +383,3 @@ def _retry_after(value):
 def _backoff(attempt):
     base = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * (2 ** attempt))
     return base * random.uniform(0.5, 1.0)
-
-
-def _short(exc):
-    text = str(exc)
-    return text if len(text) < 300 else text[:300] + "..."

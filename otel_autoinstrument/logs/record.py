@@ -7,6 +7,8 @@ limits, processors) so both signals share the batching and export machinery.
 
 import time
 
+from ..processors import Processors
+
 
 class LogRecord:
     __slots__ = ("time_ns", "observed_ns", "severity_number", "severity_text", "body",
@@ -32,7 +34,7 @@ class LogPipeline:
         self.resource = resource
         self.attribute_count = attribute_count
         self.attribute_length = attribute_length
-        self.processors = list(processors)
+        self.processors = Processors(processors)
 
     def add_processor(self, processor):
         self.processors.append(processor)
@@ -42,11 +44,7 @@ class LogPipeline:
             processor.on_end(record)
 
     def force_flush(self, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        for processor in self.processors:
-            processor.force_flush(max(0.0, deadline - time.monotonic()))
+        self.processors.force_flush(timeout_s)
 
     def shutdown(self, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        for processor in self.processors:
-            processor.shutdown(max(0.0, deadline - time.monotonic()))
+        self.processors.shutdown(timeout_s)

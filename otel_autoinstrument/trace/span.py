@@ -260,13 +260,23 @@ class Span:
     def __exit__(self, exc_type, exc, tb):
         # Only errors: SystemExit, KeyboardInterrupt and GeneratorExit end a span normally.
         if isinstance(exc, Exception) and self.end_ns is None:
-            self.record_exception(exc, escaped=True)
-            self.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+            record_error(self, exc, error_type=False)
         self.end()
         return False
 
     def __repr__(self):
         return "Span(%r, %r)" % (self.name, self.context)
+
+
+def record_error(span, exception, error_type=True, record_exception=True):
+    """An exception ended the operation of ``span``: the ``exception`` event, status ERROR
+    with ``Type: message`` and, for instrumentations, ``error.type`` (the class,
+    module-qualified). The one place that sequence is written."""
+    if record_exception:
+        span.record_exception(exception, escaped=True)
+    span.set_status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, exception))
+    if error_type:
+        span.set_attribute("error.type", qualified_type(exception))
 
 
 def qualified_type(exception):

@@ -7,9 +7,11 @@ that receive ended spans). A tracer is the provider plus an instrumentation scop
 import time
 from random import getrandbits
 
+from ..processors import Processors
 from .context import _span, attach, detach
 from .sampling import AlwaysOn, ParentBased
-from .span import INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode  # noqa: F401
+from .span import (  # noqa: F401
+    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error)
 
 _CURRENT = object()  # "parent = whatever span is current" (the default)
 
@@ -41,7 +43,7 @@ class TracerProvider:
         self.resource = resource
         self.sampler = sampler
         self.limits = limits or Limits()
-        self.processors = list(processors)
+        self.processors = Processors(processors)
         self._tracers = {}
         # The default sampler (parentbased_always_on) decided inline on the hot path.
         self.parent_or_on = isinstance(sampler, ParentBased) and isinstance(sampler.root, AlwaysOn)
@@ -61,14 +63,10 @@ class TracerProvider:
             processor.on_end(span)
 
     def force_flush(self, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        for processor in self.processors:
-            processor.force_flush(max(0.0, deadline - time.monotonic()))
+        self.processors.force_flush(timeout_s)
 
     def shutdown(self, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        for processor in self.processors:
-            processor.shutdown(max(0.0, deadline - time.monotonic()))
+        self.processors.shutdown(timeout_s)
 
 
 class Tracer:
@@ -137,9 +135,7 @@ class _CurrentSpan:
         span = self.span
         detach(self.token)
         if isinstance(exc, Exception) and span.end_ns is None:
-            if self.record_exception:
-                span.record_exception(exc, escaped=True)
-            span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+            record_error(span, exc, error_type=False, record_exception=self.record_exception)
         if self.end_on_exit:
             span.end()
         return False
@@ -182,8 +178,7 @@ class use_span:
     def __exit__(self, exc_type, exc, tb):
         detach(self.token)
         if isinstance(exc, Exception) and self.span.end_ns is None:
-            self.span.record_exception(exc, escaped=True)
-            self.span.set_status(StatusCode.ERROR, "%s: %s" % (exc_type.__name__, exc))
+            record_error(self.span, exc, error_type=False)
         if self.end_on_exit:
             self.span.end()
         return False

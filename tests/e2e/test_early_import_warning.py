@@ -5,7 +5,7 @@ from support.processes import run
 
 SCRIPT = """
 import flask
-from otel_autoinstrument.startup import start
+from otel_autoinstrument.agent.startup import start
 start()
 print("app ran")
 """
@@ -25,7 +25,7 @@ def test_library_imported_before_start_is_named(receiver, service_name, tmp_path
 
 
 def test_no_warning_when_the_agent_starts_first(receiver, service_name, tmp_path):
-    result = run([PYTHON, "-c", "from otel_autoinstrument.startup import start; start()\nimport flask"],
+    result = run([PYTHON, "-c", "from otel_autoinstrument.agent.startup import start; start()\nimport flask"],
                  env=agent_env(receiver, service_name), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "imported before the agent started" not in result.stderr

@@ -109,7 +109,7 @@ def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
 
     from otel_autoinstrument import _log, config
     from otel_autoinstrument.instrumentors.flask import FlaskInstrumentor
-    from otel_autoinstrument.startup import Agent
+    from otel_autoinstrument.agent.startup import Agent
 
     monkeypatch.setattr(_log, "STRICT", True)
     flask_class = flask.Flask

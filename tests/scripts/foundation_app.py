@@ -11,7 +11,7 @@ import sys
 import time
 
 from otel_autoinstrument import SpanKind, get_tracer
-from otel_autoinstrument.startup import get_agent
+from otel_autoinstrument.agent.startup import get_agent
 
 tracer = get_tracer("foundation.app", "0.1")
 with tracer.start_as_current_span("request", kind=SpanKind.SERVER, attributes={"app.step": "outer"}) as root:

@@ -4,7 +4,7 @@ import json
 import os
 
 from otel_autoinstrument import SpanKind, get_tracer
-from otel_autoinstrument.startup import get_agent
+from otel_autoinstrument.agent.startup import get_agent
 
 headers = json.loads(os.environ.get("FOUNDATION_CONTEXT", "{}"))
 agent = get_agent()

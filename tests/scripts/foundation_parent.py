@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from otel_autoinstrument import SpanKind, get_tracer
-from otel_autoinstrument.startup import get_agent
+from otel_autoinstrument.agent.startup import get_agent
 
 tracer = get_tracer("foundation.parent")
 with tracer.start_as_current_span("parent-work", kind=SpanKind.PRODUCER):

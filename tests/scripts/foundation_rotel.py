@@ -7,7 +7,7 @@ import sys
 
 from otel_autoinstrument import SpanKind, get_tracer
 from otel_autoinstrument.instrumentation import Scope, log_pipeline_record
-from otel_autoinstrument.startup import get_agent
+from otel_autoinstrument.agent.startup import get_agent
 
 LogRecord = log_pipeline_record()
 tag = sys.argv[1]

@@ -15,7 +15,7 @@ engine = create_engine("sqlite:///" + os.environ["SQLALCHEMY_TEST_DB"])
 early_conn = engine.connect()
 early_conn.execute(text("SELECT 'before-agent'")).fetchall()
 
-from otel_autoinstrument.startup import start  # noqa: E402
+from otel_autoinstrument.agent.startup import start  # noqa: E402
 
 start()
 

@@ -7,7 +7,8 @@ for secrets), and the default must be used.
 
 import pytest
 
-from otel_autoinstrument import _log, config, startup
+from otel_autoinstrument import _log, config
+from otel_autoinstrument.agent import startup
 from otel_autoinstrument.trace.tracer import Limits
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from otel_autoinstrument import discovery
-from otel_autoinstrument.discovery import GROUP, Installed, normalize
+from otel_autoinstrument.agent import discovery
+from otel_autoinstrument.agent.discovery import GROUP, Installed, normalize
 from otel_autoinstrument.instrumentation import satisfies, split_requirement, version_tuple
 
 

@@ -4,7 +4,7 @@ header the trusted proxies append to, never an entry the client could have writt
 import pytest
 
 from otel_autoinstrument import config
-from otel_autoinstrument.instrumentors._security import ServerSecurity, forwarded_client
+from otel_autoinstrument.instrumentation.http import ServerSecurity, forwarded_client
 
 
 @pytest.mark.parametrize("value, count, rfc7239, expected", [
@@ -31,18 +31,20 @@ def security(**env):
     return ServerSecurity(config.load(env, set()))
 
 
+def client_attributes(security, environ):
+    """What the WSGI layer passes: the peer and the trusted proxy header's value."""
+    attributes = {}
+    header = "HTTP_" + security.proxy_header.upper().replace("-", "_")
+    security.client_attributes(environ.get("REMOTE_ADDR"), environ.get(header), attributes)
+    return attributes
+
+
 def test_client_address_from_the_socket_unless_proxies_are_trusted():
     environ = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "6.6.6.6", "HTTP_FORWARDED": "for=7.7.7.7"}
-    attributes = {}
-    security().client_attributes(environ, attributes)
-    assert attributes == {"client.address": "10.0.0.1"}
-    attributes = {}
-    security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1").client_attributes(environ, attributes)
-    assert attributes == {"client.address": "6.6.6.6", "network.peer.address": "10.0.0.1"}
-    attributes = {}
-    security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1", OTEL_PYTHON_TRUSTED_PROXY_HEADER="forwarded").client_attributes(
-        environ, attributes)
-    assert attributes == {"client.address": "7.7.7.7", "network.peer.address": "10.0.0.1"}
-    attributes = {}
-    security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="3").client_attributes(environ, attributes)
-    assert attributes == {"client.address": "10.0.0.1"}
+    assert client_attributes(security(), environ) == {"client.address": "10.0.0.1"}
+    assert client_attributes(security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1"), environ) == {
+        "client.address": "6.6.6.6", "network.peer.address": "10.0.0.1"}
+    assert client_attributes(security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1",
+                                      OTEL_PYTHON_TRUSTED_PROXY_HEADER="forwarded"), environ) == {
+        "client.address": "7.7.7.7", "network.peer.address": "10.0.0.1"}
+    assert client_attributes(security(OTEL_PYTHON_TRUSTED_PROXY_COUNT="3"), environ) == {"client.address": "10.0.0.1"}

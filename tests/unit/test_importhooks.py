@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from otel_autoinstrument import _log, importhooks
+from otel_autoinstrument import _log
+from otel_autoinstrument.agent import importhooks
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from otel_autoinstrument import launcher
+from otel_autoinstrument.cli import launcher
 from otel_autoinstrument.version import __version__
 from support.agent import OTEL_RUN, PYTHON
 from support.processes import base_env, run

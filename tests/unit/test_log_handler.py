@@ -14,7 +14,7 @@ from otel_autoinstrument import _log, config
 from otel_autoinstrument.instrumentors.logging import (
     DEFAULT_FORMAT, LoggingInstrumentor, severity_number)
 from otel_autoinstrument.logs.record import LogPipeline
-from otel_autoinstrument.startup import Agent
+from otel_autoinstrument.agent.startup import Agent
 from otel_autoinstrument.trace.context import suppress, unsuppress
 
 

@@ -1,14 +1,18 @@
 """The README's tables are generated from the code and must not drift from it.
 
-Fix a failure with `python -m otel_autoinstrument.docs --write`.
+Fix a failure with `python tools/readme_tables.py --write`.
 """
 
 import re
+import sys
 from pathlib import Path
 
-from otel_autoinstrument import config, docs
+from otel_autoinstrument import config
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+sys.path.insert(0, str(ROOT / "tools"))
+import readme_tables as docs  # noqa: E402  (the generator lives outside the runtime package)
 
 
 def readme_section(markers):

@@ -6,7 +6,7 @@ import pytest
 
 from otel_autoinstrument import config
 from otel_autoinstrument.logs.record import LogRecord
-from otel_autoinstrument.redaction import RedactingExporter, Redactor, luhn_ok, redactor_from_settings, resolve, wrap
+from otel_autoinstrument.redaction.processor import RedactingExporter, Redactor, luhn_ok, redactor_from_settings, resolve, wrap
 from otel_autoinstrument.trace.sampling import AlwaysOn
 from otel_autoinstrument.trace.span import StatusCode
 from otel_autoinstrument.trace.tracer import TracerProvider

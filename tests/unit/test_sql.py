@@ -1,10 +1,10 @@
-"""Tests for the SQL sanitizer and summariser (otel_autoinstrument.sql)."""
+"""Tests for the SQL sanitizer and summariser (otel_autoinstrument.redaction.sql)."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_autoinstrument.sql import (
+from otel_autoinstrument.redaction.sql import (
     db_system_name,
     sanitize_sql,
     span_name_for,

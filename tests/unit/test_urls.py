@@ -1,10 +1,10 @@
-"""Tests for URL, query and header redaction (otel_autoinstrument.urls)."""
+"""Tests for URL, query and header redaction (otel_autoinstrument.redaction.urls)."""
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_autoinstrument.urls import (
+from otel_autoinstrument.redaction.urls import (
     ALWAYS_REDACTED_HEADERS,
     DEFAULT_SENSITIVE_QUERY_PARAMS,
     HeaderCapture,

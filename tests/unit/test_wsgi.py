@@ -13,8 +13,8 @@ import pytest
 from otel_autoinstrument import _log, config
 from otel_autoinstrument.instrumentation import (
     Instrumentor, current_span, get_baggage, get_current_span, use_span)
-from otel_autoinstrument.instrumentors._wsgi import ENVIRON_KEY, WsgiTracing
-from otel_autoinstrument.startup import Agent
+from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
+from otel_autoinstrument.agent.startup import Agent
 from otel_autoinstrument.trace.context import suppress, unsuppress
 from support.memory import MemoryProcessor
 

@@ -3,19 +3,20 @@
 Imported on first use (the first tracer or log record), never at start-up.
 """
 
-from . import _log, redaction
-from .export.batch import BatchProcessor
-from .trace import sampling
-from .trace.tracer import Limits, TracerProvider
+from .. import _log
+from ..redaction import processor as redaction
+from ..export.batch import BatchProcessor
+from ..trace import sampling
+from ..trace.tracer import Limits, TracerProvider
 
 
 def _exporter(name, signal, settings, resource):
     if name == "otlp":
-        from .export.otlp_http import OtlpHttpExporter
+        from ..export.otlp_http import OtlpHttpExporter
 
         return OtlpHttpExporter(signal, settings.exporter(signal), resource)
     if name == "console":
-        from .export.console import ConsoleLogExporter, ConsoleSpanExporter
+        from ..export.console import ConsoleLogExporter, ConsoleSpanExporter
 
         return ConsoleSpanExporter() if signal == "traces" else ConsoleLogExporter()
     return None
@@ -52,7 +53,7 @@ def build_tracer_provider(settings, resource):
 def build_log_pipeline(settings, resource):
     if settings.logs_exporter == ["none"]:
         return None
-    from .logs.record import LogPipeline
+    from ..logs.record import LogPipeline
 
     return LogPipeline(resource, settings.logrecord_attribute_count_limit,
                        settings.logrecord_attribute_value_length_limit,

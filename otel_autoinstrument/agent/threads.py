@@ -13,9 +13,9 @@ job is submitted untouched. asyncio tasks need nothing: each task starts from a 
 the context that created it, so the span active at ``create_task`` is the task's parent.
 """
 
-from . import _log
+from .. import _log
 from .importhooks import when_imported
-from .trace.context import _baggage, _span
+from ..trace.context import _baggage, _span
 
 
 def install():

@@ -1,9 +1,9 @@
 """The README's generated tables: every OTEL_* variable (from ``config.VARIABLES``) and the
 built-in instrumentors (from the entry points and their ``requires``).
 
-    python -m otel_autoinstrument.docs            # print both tables
-    python -m otel_autoinstrument.docs --write    # rewrite them in README.md, between markers
-    python -m otel_autoinstrument.docs --check    # exit 1 if README.md is out of date
+    python tools/readme_tables.py            # print both tables
+    python tools/readme_tables.py --write    # rewrite them in README.md, between markers
+    python tools/readme_tables.py --check    # exit 1 if README.md is out of date
 
 A test runs the check, so the README cannot drift from the code.
 """
@@ -11,7 +11,7 @@ A test runs the check, so the README cannot drift from the code.
 import os
 import sys
 
-from . import config
+from otel_autoinstrument import config
 
 CONFIG_MARKERS = ("<!-- config-table:start -->", "<!-- config-table:end -->")
 INSTRUMENTOR_MARKERS = ("<!-- instrumentors-table:start -->", "<!-- instrumentors-table:end -->")
@@ -45,7 +45,7 @@ def config_table():
 
 def builtin_instrumentors():
     """(name, requires, modules, summary) of the instrumentors this distribution registers."""
-    from .discovery import Installed
+    from otel_autoinstrument.agent.discovery import Installed
 
     rows = []
     for entry_point in Installed().entry_points:
@@ -102,8 +102,8 @@ def main(argv=None):
     stale = [markers[0] for markers, body in tables() if between(text, markers) != body]
     if argv[0] == "--check":
         for marker in stale:
-            sys.stderr.write("%s: the table after %s is out of date; run python -m "
-                             "otel_autoinstrument.docs --write\n" % (path, marker))
+            sys.stderr.write("%s: the table after %s is out of date; run python "
+                             "tools/readme_tables.py --write\n" % (path, marker))
         return 1 if stale else 0
     if argv[0] == "--write":
         for markers, body in tables():
@@ -111,7 +111,7 @@ def main(argv=None):
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return 0
-    sys.stderr.write("usage: python -m otel_autoinstrument.docs [--check | --write]\n")
+    sys.stderr.write("usage: python tools/readme_tables.py [--check | --write]\n")
     return 2
 
 

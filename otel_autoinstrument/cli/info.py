@@ -11,8 +11,8 @@ library is imported. Always exits 0.
 import json
 import sys
 
-from . import _log, config
-from .version import __version__
+from .. import _log, config
+from ..version import __version__
 
 # Shown in the text view even when they are at their default.
 KEY_VARIABLES = (
@@ -43,7 +43,7 @@ def _load_settings(env, cli_variables):
 
 
 def _mask_url(url):
-    from .export.otlp_http import mask_url
+    from ..redaction.secrets import mask_url
 
     return mask_url(url) if url else url
 
@@ -92,7 +92,7 @@ def _exporters(settings):
 
 
 def _resource(settings):
-    from .resource import from_settings
+    from ..resource import from_settings
 
     attributes = dict(from_settings(settings).attributes)
     attributes.pop("process.pid", None)  # the command's own pid, not ours
@@ -112,8 +112,8 @@ def _module_found(name):
 
 def instrumentor_statuses(settings, paths=None):
     """One row per discovered instrumentor, with the status it would get in the command."""
-    from .discovery import Installed
-    from .instrumentation import satisfies, split_requirement
+    from ..agent.discovery import Installed
+    from ..instrumentation import satisfies, split_requirement
 
     installed = Installed(paths)
     disabled = set(settings.python_disabled_instrumentations)
@@ -182,7 +182,7 @@ def collect_in_other_python(python, env, cli_variables):
     from .diagnose import SITE_SETUP, run_in_python
 
     code = SITE_SETUP + (
-        "\nimport json\nfrom otel_autoinstrument.info import collect\n"
+        "\nimport json\nfrom otel_autoinstrument.cli.info import collect\n"
         "args = json.loads(sys.stdin.read())\n"
         "print(json.dumps(collect(args['env'], set(args['cli']))))\n")
     out = run_in_python(python, code, env, json.dumps({"env": env, "cli": sorted(cli_variables or ())}))
@@ -196,33 +196,30 @@ def collect_in_other_python(python, env, cli_variables):
 
 def _secrets(env):
     """Strings that must never be printed: header values, URL credentials and query values."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
+    from ..config import parse_pairs
+    from ..redaction.secrets import secret_strings
 
-    found = set()
+    urls, headers = [], {}
     for key, text in env.items():
         if not key.startswith("OTEL_EXPORTER_OTLP"):
             continue
         if key.endswith("_HEADERS"):
-            for item in text.split(","):
-                value = item.partition("=")[2].strip()
-                found.update((value, unquote(value)))
+            for index, item in enumerate(text.split(",")):
+                headers[index, key] = item.partition("=")[2].strip()
+                try:
+                    headers.update(((index, key, name), value) for name, value in parse_pairs(item).items())
+                except ValueError:
+                    pass
         elif key.endswith("_ENDPOINT"):
-            try:
-                parts = urlsplit(text.strip())
-                found.update((parts.username or "", parts.password or "",
-                              unquote(parts.password or "")))
-                found.update(v for _, v in parse_qsl(parts.query))
-            except ValueError:
-                pass
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+            urls.append(text)
+    return secret_strings(urls, headers, min_length=4)
 
 
 def _scrub(node, secrets):
+    from ..redaction.secrets import mask
+
     if isinstance(node, str):
-        for secret in secrets:
-            if secret in node:
-                node = node.replace(secret, "***")
-        return node
+        return mask(node, secrets)
     if isinstance(node, dict):  # keys are the report's own names: a user name "agent" stays a key
         return {k: _scrub(v, secrets) for k, v in node.items()}
     if isinstance(node, list):

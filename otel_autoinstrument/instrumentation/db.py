@@ -1,4 +1,5 @@
-"""CLIENT spans for SQL statements, shared by the SQLAlchemy and Django instrumentations.
+"""Database helpers of the plugin API: CLIENT spans for SQL statements, as the built-in
+SQLAlchemy and Django ORM instrumentations make them (a stable part of the API).
 
 Stable database conventions: the span is named ``{db.operation.name} {db.collection.name}``
 (``SELECT users``), else the operation or the system name, and carries
@@ -12,11 +13,11 @@ the statement text is computed once per text and cached; the cost of a traced
 statement is then one dict lookup, one dict copy and the span itself.
 """
 
-from otel_autoinstrument import semconv
-from otel_autoinstrument.instrumentation import SpanKind, StatusCode, qualified_type
-from otel_autoinstrument.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
+from .. import semconv
+from ..redaction.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
+from ..trace.span import SpanKind, record_error
 
-__all__ = ["DbSpans", "db_system_name"]
+__all__ = ["DbSpans", "db_system_name", "sanitize_sql", "span_name_for", "summarize_sql"]
 
 # Statements longer than this are described on every call rather than cached, so a
 # stream of distinct bulk statements cannot pin megabytes of text.
@@ -96,10 +97,7 @@ class DbSpans:
     def finish(span, error=None):
         """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event."""
         if error is not None:
-            error_type = qualified_type(error)
-            span.set_attribute(semconv.ERROR_TYPE, error_type)
-            span.record_exception(error, escaped=True)
-            span.set_status(StatusCode.ERROR, "%s: %s" % (type(error).__name__, error))
+            record_error(span, error)
         span.end()
 
 

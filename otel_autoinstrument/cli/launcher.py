@@ -11,7 +11,8 @@ milliseconds of start-up on every run and cannot stop cleanly at the command.
 import os
 import sys
 
-from .version import __version__
+from ..version import __version__
+from .command import CLI_MARKER, bootstrap_dir, child_environment, find_command  # noqa: F401
 
 # option -> (variable, metavar, help)
 OPTIONS = {
@@ -27,18 +28,12 @@ OPTIONS = {
                                     "instrumentors to leave off, by name (* for all)"),
 }
 
-# Tells the agent which variables came from our options (shown by --info).
-CLI_MARKER = "OTEL_AUTOINSTRUMENT_CLI_OPTIONS"  # the same name as config.CLI_MARKER
 
 USAGE = "usage: otel-run [options] [--] COMMAND [ARGS...]"
 
 
 class UsageError(Exception):
     pass
-
-
-def bootstrap_dir():
-    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
 
 
 def help_text():
@@ -83,30 +78,6 @@ def parse(argv):
             raise UsageError("unknown option %s" % arg)
         i += 1
     return settings, flags, argv[i:]
-
-
-def find_command(name, path):
-    """The executable that ``name`` runs, searched on ``path`` like a shell; None if none."""
-    if "/" in name:
-        return name if os.path.exists(name) else None
-    for folder in path.split(os.pathsep):
-        candidate = os.path.join(folder or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def child_environment(environ, settings):
-    env = dict(environ)
-    env.update(settings)
-    if settings:
-        env[CLI_MARKER] = ",".join(sorted(settings))
-    else:
-        env.pop(CLI_MARKER, None)
-    here = bootstrap_dir()
-    existing = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != here]
-    env["PYTHONPATH"] = os.pathsep.join([here] + existing)
-    return env
 
 
 def main(argv=None):

@@ -23,53 +23,40 @@ hooks find it. Excluded URLs and requests already traced by an outer layer get n
 span and are served untouched.
 """
 
-from otel_autoinstrument import semconv
-from otel_autoinstrument.instrumentation import (
-    ExcludedUrls, SpanKind, StatusCode, attach, detach, internal_error, is_suppressed, qualified_type,
-    reset_baggage, set_baggage)
-from otel_autoinstrument.urls import DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query
+from .. import semconv
+from .._log import internal_error
+from ..trace.context import attach, detach, is_suppressed, reset_baggage, set_baggage
+from ..trace.span import SpanKind
+from .http import HttpServer
 
-from ._security import ServerSecurity, set_enduser, status_recorded
+__all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
 
 ENVIRON_KEY = "otel_autoinstrument.request"
 
 _SERVER = SpanKind.SERVER
-_ERROR = StatusCode.ERROR
-_KNOWN_METHODS = semconv.KNOWN_HTTP_METHODS
-_METHOD = semconv.HTTP_REQUEST_METHOD
-_STATUS = semconv.HTTP_RESPONSE_STATUS_CODE
-_ERROR_TYPE = semconv.ERROR_TYPE
-_PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2"}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_CACHE_MAX = 256  # bound for caches keyed by request data (Host header, route names)
-_REQUEST_HEADER = "http.request.header."
-_RESPONSE_HEADER = "http.response.header."
 
 
 class WsgiTracing:
-    """The WSGI wrapper of one instrumentor: settings resolved once, caches shared."""
+    """The WSGI wrapper of one instrumentor: settings resolved once (``HttpServer``),
+    caches shared by every request."""
 
-    def __init__(self, instrumentor, excluded_variable):
-        settings = instrumentor.settings
-        self.tracer = instrumentor.tracer
-        self.propagator = instrumentor.agent.propagator
-        excluded = ExcludedUrls(settings, excluded_variable)
-        self.excluded = excluded if excluded else None
-        sanitize = settings.instrumentation_http_capture_headers_sanitize_fields
-        self.request_headers = HeaderCapture(
-            settings.instrumentation_http_capture_headers_server_request, sanitize)
-        self.response_headers = HeaderCapture(
-            settings.instrumentation_http_capture_headers_server_response, sanitize)
-        extra = settings.python_url_sensitive_query_params
-        self.sensitive = DEFAULT_SENSITIVE_QUERY_PARAMS.union(extra) if extra else DEFAULT_SENSITIVE_QUERY_PARAMS
+    def __init__(self, instrumentor, excluded_variable=None):
+        self.http = http = HttpServer(instrumentor, excluded_variable)
+        self.tracer = http.tracer
+        self.propagator = http.propagator
+        self.excluded = http.excluded
         # Carrier fields as environ keys: a request without any of them skips extraction.
         self._carrier_keys = {field: "HTTP_" + field.upper().replace("-", "_")
                               for field in self.propagator.fields}
         self._carrier_key_list = tuple(self._carrier_keys.values())
-        self._names = {}  # (method, route) -> span name
-        self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
-        self.security = ServerSecurity(settings)  # client.address behind proxies (_security)
-        self.enduser = None  # a framework's () -> this request's user id, when opted in
+
+    @property
+    def enduser(self):
+        return self.http.enduser
+
+    @enduser.setter
+    def enduser(self, getter):
+        self.http.enduser = getter  # a framework's () -> this request's user id, when opted in
 
     # -- the wrapper ---------------------------------------------------------------
 
@@ -113,7 +100,7 @@ class WsgiTracing:
                 carried = self.propagator.extract(lambda name: environ.get(keys.get(name) or _environ_key(name)))
                 parent, baggage = carried.span_context, carried.baggage or None
                 break
-        span = self.tracer.start_span(method if method in _KNOWN_METHODS else "HTTP", _SERVER, parent=parent)
+        span = self.tracer.start_span(self.http.span_name(method), _SERVER, parent=parent)
         if span.is_recording():
             span.set_attributes(self._attributes(environ, method))
         request = WsgiRequest(self, span, method, baggage, environ.get("wsgi.file_wrapper"))
@@ -122,64 +109,20 @@ class WsgiTracing:
         return request
 
     def _attributes(self, environ, method):
-        scheme = environ.get("wsgi.url_scheme", "http")
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         if not path.isascii():
             path = _wire_path(path)
-        attributes = {
-            _METHOD: method if method in _KNOWN_METHODS else "_OTHER",
-            semconv.URL_SCHEME: scheme,
-            semconv.URL_PATH: path or "/",
-        }
-        if method not in _KNOWN_METHODS:
-            attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = method
-        query = environ.get("QUERY_STRING")
-        if query:
-            attributes[semconv.URL_QUERY] = redact_query(query, self.sensitive)
-        address, port = self._server(environ, scheme)
-        if address:
-            attributes[semconv.SERVER_ADDRESS] = address
-        if port:
-            attributes[semconv.SERVER_PORT] = port
-        self.security.client_attributes(environ, attributes)
-        protocol = environ.get("SERVER_PROTOCOL")
-        if protocol:
-            version = _PROTOCOLS.get(protocol)
-            if version is None and protocol.upper().startswith("HTTP/"):
-                version = protocol[5:]
-            if version:
-                attributes[semconv.NETWORK_PROTOCOL_VERSION] = version
-        agent = environ.get("HTTP_USER_AGENT")
-        if agent:
-            attributes[semconv.USER_AGENT_ORIGINAL] = agent
-        if self.request_headers.enabled:
-            attributes.update(self.request_headers.attributes(_REQUEST_HEADER, _request_headers(environ)))
-        return attributes
-
-    def _server(self, environ, scheme):
-        """``server.address`` / ``server.port`` from Host, else SERVER_NAME / SERVER_PORT."""
-        host = environ.get("HTTP_HOST")
-        if not host:
-            port = environ.get("SERVER_PORT")
-            return environ.get("SERVER_NAME"), int(port) if port and port.isdigit() else None
-        key = (host, scheme)
-        found = self._hosts.get(key)
-        if found is None:
-            found = _split_host(host, _DEFAULT_PORTS.get(scheme))
-            if len(self._hosts) >= _CACHE_MAX:
-                self._hosts.clear()
-            self._hosts[key] = found
-        return found
+        http = self.http
+        return http.request_attributes(
+            method, environ.get("wsgi.url_scheme", "http"), path, environ.get("QUERY_STRING"),
+            environ.get("HTTP_HOST"), environ.get("SERVER_NAME"), environ.get("SERVER_PORT"),
+            environ.get("REMOTE_ADDR"),
+            environ.get(_environ_key(http.security.proxy_header)) if http.security.proxy_count else None,
+            environ.get("SERVER_PROTOCOL"), environ.get("HTTP_USER_AGENT"),
+            (lambda: _request_headers(environ)) if http.request_headers.enabled else None)
 
     def span_name(self, method, route):
-        key = (method, route)
-        name = self._names.get(key)
-        if name is None:
-            name = "%s %s" % (method if method in _KNOWN_METHODS else "HTTP", route)
-            if len(self._names) >= _CACHE_MAX:
-                self._names.clear()
-            self._names[key] = name
-        return name
+        return self.http.span_name(method, route)
 
 
 class WsgiRequest:
@@ -234,10 +177,7 @@ class WsgiRequest:
         if self.error is exc:
             return
         self.error = exc
-        span = self.span
-        span.record_exception(exc, escaped=True)
-        span.set_status(_ERROR, "%s: %s" % (type(exc).__name__, exc))
-        span.set_attribute(_ERROR_TYPE, qualified_type(exc))
+        self.tracing.http.error(self.span, exc)
 
     # -- the WSGI protocol -----------------------------------------------------------
 
@@ -252,19 +192,7 @@ class WsgiRequest:
         span = self.span
         if not span.is_recording():
             return
-        code = int(status[:3])
-        span.set_attribute(_STATUS, code)
-        if code >= 500:
-            span.set_status(_ERROR)
-            if self.error is None:
-                span.set_attribute(_ERROR_TYPE, status[:3])
-        elif code == 401 or code == 403:
-            status_recorded(span, code)  # the auth.failure event
-        if self.tracing.enduser is not None:
-            set_enduser(span, self.tracing.enduser())
-        capture = self.tracing.response_headers
-        if capture.enabled:
-            span.set_attributes(capture.attributes(_RESPONSE_HEADER, headers))
+        self.tracing.http.response(span, int(status[:3]), headers, self.error)
 
     def failed(self, exc):
         """The application raised: record, end, leave the context as it was."""
@@ -412,21 +340,6 @@ def _request_headers(environ):
         if value:
             headers.append((name, value))
     return headers
-
-
-def _split_host(host, default_port):
-    """``example.com:8080`` / ``[::1]:8080`` / ``example.com`` -> (address, port)."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end == -1:
-            return host, default_port
-        address, rest = host[1:end], host[end + 1:]
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        address, _, port = host.partition(":")
-    if port:
-        return address, int(port) if port.isdigit() else default_port
-    return address, default_port
 
 
 def _full_url(environ):

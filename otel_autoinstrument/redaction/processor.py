@@ -28,8 +28,8 @@ replacement work runs only for strings that match. A failure here raises: the ba
 processor then drops the batch, counted (an unredacted export is never the fallback).
 """
 
-from . import _log
-from .config import REDACTION_RULES
+from .. import _log
+from . import REDACTION_RULES
 
 __all__ = ["Redactor", "RedactingExporter", "redactor_from_settings", "luhn_ok"]
 
@@ -257,10 +257,10 @@ class RedactingExporter:
     def export(self, items, deadline):
         redactor = self._redactor
         if redactor is None:
-            from .export import preload
+            from ..export import preload
 
             # Compiled in the export thread; first imports under the fork lock (see preload).
-            preload.modules("re", "otel_autoinstrument.urls", "otel_autoinstrument.sql")
+            preload.modules("re", "otel_autoinstrument.redaction.urls", "otel_autoinstrument.redaction.sql")
             redactor = self._redactor = self._make_redactor()
         if redactor.enabled:
             rewrite = redactor.span if self.signal == "traces" else redactor.log

@@ -46,8 +46,8 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
 
     import requests
 
-    from .export.otlp_http import mask_url
-    from .version import __version__
+    from ..redaction.secrets import mask_url
+    from ..version import __version__
 
     url = exporter.endpoint
     host, port = host_port(url)
@@ -146,7 +146,7 @@ def _status_diagnosis(status, response, signal, exporter):
         return True, "reachable; an empty export was accepted (HTTP %d)" % status
     if status in (301, 302, 303, 307, 308):
         target = response.headers.get("Location", "?")
-        from .export.otlp_http import mask_url
+        from ..redaction.secrets import mask_url
 
         return False, ("HTTP %d: the endpoint redirects to %s; exports do not follow redirects, set the "
                        "final URL" % (status, mask_url(target)))
@@ -174,7 +174,7 @@ def check_endpoints(settings, timeout_s=3.0):
     """One check per signal exported with otlp, run side by side."""
     import threading
 
-    from . import config
+    from .. import config
 
     signals = [s for s in config.SIGNALS if "otlp" in getattr(settings, s + "_exporter")]
     results = {}

@@ -32,17 +32,17 @@ exactly one unguarded call of the original so the application's exceptions pass
 through untouched, and a guarded finish.
 """
 
-from . import _log, semconv  # noqa: F401  (re-exported for plugins)
-from ._log import capture_internal_errors, internal_error  # noqa: F401
-from .propagation import Carried  # noqa: F401
-from .trace.context import (  # noqa: F401
+from .. import _log, semconv  # noqa: F401  (re-exported for plugins)
+from .._log import capture_internal_errors, internal_error  # noqa: F401
+from ..propagation import Carried  # noqa: F401
+from ..trace.context import (  # noqa: F401
     attach, detach, get_baggage, get_current_span, is_suppressed, reset_baggage, set_baggage)
-from .trace.span import (  # noqa: F401
+from ..trace.span import (  # noqa: F401
     INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, qualified_type)
 
 # The tracer module (and the ``random`` and ``functools`` it imports) loads with the
 # first span, not when the instrumentors are discovered at start-up.
-_LAZY = {"current_span": "trace.tracer", "use_span": "trace.tracer"}
+_LAZY = {"current_span": "trace.tracer", "use_span": "trace.tracer", "ExcludedUrls": "instrumentation.http"}
 
 
 def __getattr__(name):
@@ -51,7 +51,7 @@ def __getattr__(name):
         raise AttributeError(name)
     import importlib
 
-    return getattr(importlib.import_module("." + module, __package__), name)
+    return getattr(importlib.import_module("otel_autoinstrument." + module), name)
 
 
 class _LazyTracer:
@@ -215,45 +215,8 @@ def split_requirement(requirement):
     return requirement.strip(), ""
 
 
-class ExcludedUrls:
-    """URLs an HTTP instrumentation must not trace: regexes from OTEL_PYTHON_EXCLUDED_URLS
-    plus the instrumentation's own variable (e.g. OTEL_PYTHON_FLASK_EXCLUDED_URLS),
-    searched anywhere in the URL as the official agent does. Invalid regexes are
-    reported once and ignored."""
-
-    def __init__(self, settings, *variables):
-        patterns = list(settings.python_excluded_urls)
-        for variable in variables:
-            patterns += getattr(settings, _setting_attr(variable))
-        self._regex = None
-        if patterns:
-            import re
-
-            valid = []
-            for pattern in patterns:
-                try:
-                    re.compile(pattern)
-                    valid.append(pattern)
-                except re.error as exc:
-                    _log.warning("excluded URL pattern %r ignored: %s", pattern, exc)
-            if valid:
-                self._regex = re.compile("|".join("(?:%s)" % p for p in valid))
-
-    def __bool__(self):
-        return self._regex is not None
-
-    def matches(self, url):
-        return self._regex is not None and self._regex.search(url) is not None
-
-
-def _setting_attr(variable):
-    from .config import attribute_name
-
-    return attribute_name(variable)
-
-
 def log_pipeline_record():
     """The log record class that ``agent.logs.emit()`` takes."""
-    from .logs.record import LogRecord
+    from ..logs.record import LogRecord
 
     return LogRecord

@@ -10,9 +10,9 @@ span, pays almost nothing.
 import atexit
 import os
 import sys
-import time
 
-from . import _log, config
+from .. import _log, config
+from ..processors import within
 from .importhooks import when_imported
 
 _agent = None
@@ -35,7 +35,7 @@ class Agent:
     @property
     def resource(self):
         if self._resource is None:
-            from . import resource
+            from .. import resource
 
             self._resource = resource.from_settings(self.settings)
         return self._resource
@@ -51,7 +51,7 @@ class Agent:
     @property
     def propagator(self):
         if self._propagator is None:
-            from .propagation import Propagator
+            from ..propagation import Propagator
 
             self._propagator = Propagator(self.settings.propagators)
         return self._propagator
@@ -81,19 +81,11 @@ class Agent:
         """Flush and stop both signals within the exit bound."""
         if timeout_s is None:
             timeout_s = self.settings.python_exit_timeout / 1000.0
-        deadline = time.monotonic() + timeout_s
-        for pipeline in (self._provider, self._logs):
-            if pipeline is not None:
-                try:
-                    pipeline.shutdown(max(0.0, deadline - time.monotonic()))
-                except Exception:
-                    _log.internal_error("shutting down")
+        within((self._provider, self._logs), "shutdown", timeout_s,
+               guard=lambda what: _log.internal_error("shutting down"))
 
     def force_flush(self, timeout_s=5.0):
-        deadline = time.monotonic() + timeout_s
-        for pipeline in (self._provider, self._logs):
-            if pipeline is not None:
-                pipeline.force_flush(max(0.0, deadline - time.monotonic()))
+        within((self._provider, self._logs), "force_flush", timeout_s)
 
 
 class InstrumentorState:
@@ -224,7 +216,7 @@ def _activator(agent, state):
 
 
 def _version_problem(agent, instrumentor):
-    from .instrumentation import satisfies, split_requirement
+    from ..instrumentation import satisfies, split_requirement
 
     for requirement in instrumentor.requires:
         dist, specifier = split_requirement(requirement)

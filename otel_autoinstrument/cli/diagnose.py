@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 from .endpoint_check import GRPC_PORT, host_port
-from .launcher import bootstrap_dir, find_command
+from .command import bootstrap_dir, find_command
 
 _PYTHON_NAME = re.compile(r"^python[0-9.]*[a-z]?(\.exe)?$")
 
@@ -276,7 +276,7 @@ def sitecustomize_traps(path):
 
 
 def settings_traps(settings, environ):
-    from . import config
+    from .. import config
 
     found = [_warning("config", message) for message in settings.warnings
              if not message.startswith("OTEL_METRICS_EXPORTER")]

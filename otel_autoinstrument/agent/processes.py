@@ -30,21 +30,21 @@ strict mode) and the application's call proceeds unchanged.
 
 import os
 
-from . import _log
-from .config import CARRIER_VARIABLES
+from .. import _log
+from ..config import CARRIER_VARIABLES
 from .importhooks import when_imported
-from .trace.context import _baggage, _span
+from ..trace.context import _baggage, _span
 
-_installed = False
+_agent = None  # the agent of this process, given by install()
 
 
 def install(agent):
     """Called once at start: continue the inherited trace, patch ``os`` now and
     ``subprocess`` / ``multiprocessing`` when the application imports them."""
-    global _installed
-    if _installed:
+    global _agent
+    if _agent is not None:
         return
-    _installed = True
+    _agent = agent
     try:
         continue_environment_trace(agent)
     except Exception:
@@ -69,7 +69,7 @@ def continue_environment_trace(agent):
 
 def _enter(carried):
     """Make a ``Carried`` current in this context; returns tokens for ``_leave``."""
-    from .trace.span import NonRecordingSpan
+    from ..trace.span import NonRecordingSpan
 
     tokens = [None, None]
     if carried.span_context is not None:
@@ -95,9 +95,7 @@ def carrier():
     there is nothing to pass (no agent, no active span nor baggage, no propagator)."""
     if _span.get() is None and not _baggage.get():
         return None
-    from .startup import get_agent
-
-    agent = get_agent()
+    agent = _agent
     if agent is None:
         return None
     headers = {}
@@ -143,9 +141,7 @@ def _chosen_by_caller(env):
         return False
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    from .startup import get_agent
-
-    agent = get_agent()
+    agent = _agent
     inherited = getattr(agent.settings, "environment_carrier", {}).get("traceparent") if agent else None
     return value != inherited
 
@@ -196,9 +192,7 @@ def _flush_before_exec():
     """exec replaces the process without exit handlers: export what is queued first
     (within the exit bound; if exec then fails, the process simply carries on)."""
     try:
-        from .startup import get_agent
-
-        agent = get_agent()
+        agent = _agent
         if agent is not None:
             agent.force_flush(agent.settings.python_exit_timeout / 1000.0)
     except Exception:
@@ -270,9 +264,7 @@ def _enter_process_carrier(process):
         values = process.__dict__.get("_otel_carrier")
         if not values:
             return (None, None)
-        from .startup import get_agent
-
-        agent = get_agent()
+        agent = _agent
         if agent is None:
             return (None, None)
         return _enter(agent.propagator.extract(values.get))
@@ -285,10 +277,9 @@ def flush_at_exit():
     """Flush and stop the agent within the exit bound: from ``atexit``, and from a
     multiprocessing child's ``_bootstrap`` (where ``atexit`` will not run)."""
     try:
-        from .export.prefork import hold_exit_signals
-        from .startup import get_agent
+        from ..export.prefork import hold_exit_signals
 
-        agent = get_agent()
+        agent = _agent
         if agent is not None:
             hold_exit_signals()
             agent.shutdown()

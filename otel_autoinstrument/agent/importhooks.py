@@ -16,7 +16,7 @@ guarded: an exception in a hook is the agent's own error and never fails the imp
 
 import sys
 
-from . import _log
+from .. import _log
 
 _hooks = {}  # module name -> list of callables(module); None once the hooks have run
 _finder = None

@@ -1,0 +1,1 @@
+"""otel-run: the command line, apart from what runs inside the application."""

@@ -1,0 +1,428 @@
+"""HTTP helpers of the plugin API: what the built-in server and client instrumentations
+are made of, published for plugins (a stable part of the API, see docs/plugins.md).
+
+* ``HttpServer``: the settings of one server instrumentation resolved once (excluded
+  URLs, header capture, sensitive query parameters, trusted proxies), and the stable
+  HTTP server attributes of a request given as plain values, so the WSGI layer, the
+  ASGI layer and a plugin for another server framework record the same thing.
+* ``HttpClient``: the same for a client library: start a CLIENT span for
+  ``(method, url)``, inject the propagation headers, finish it from the status code or
+  the exception.
+* Building blocks: ``ExcludedUrls`` (``OTEL_PYTHON_EXCLUDED_URLS`` plus any
+  ``OTEL_PYTHON_<NAME>_EXCLUDED_URLS``), ``redact_url`` / ``redact_query``,
+  ``HeaderCapture``, ``split_host_port``, ``method_name``, the client address behind
+  trusted proxies, and the ``auth.failure`` event.
+
+Everything here is imported when an instrumentor is first activated, never at
+start-up, and never raises on odd input: a malformed Host header or URL yields fewer
+attributes, not an exception.
+"""
+
+from .. import _log, semconv
+from ..redaction.urls import (  # noqa: F401  (re-exported for plugins)
+    ALWAYS_REDACTED_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query, redact_url)
+from ..trace.span import SpanKind, StatusCode, record_error
+
+__all__ = [
+    "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
+    "ExcludedUrls", "HeaderCapture", "HttpClient", "HttpServer", "REQUEST_HEADER_PREFIX",
+    "RESPONSE_HEADER_PREFIX", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
+    "redact_query", "redact_url", "sensitive_query_params", "set_enduser", "split_host_port",
+]
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+REQUEST_HEADER_PREFIX = "http.request.header."
+RESPONSE_HEADER_PREFIX = "http.response.header."
+AUTH_FAILURE_EVENT = "auth.failure"
+AUTH_FAILURE_REASON = "auth.failure.reason"
+
+_KNOWN_METHODS = semconv.KNOWN_HTTP_METHODS
+_STATUS_REASONS = {401: "unauthorized", 403: "forbidden"}
+_PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3"}
+_CACHE_MAX = 256  # bound of every cache keyed by request data (Host header, route, authority)
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+# --- building blocks ---------------------------------------------------------------------
+
+def method_name(method):
+    """``(http.request.method value, span name prefix, original or None)``: a method the
+    conventions do not know is recorded as ``_OTHER`` and named ``HTTP``."""
+    if method in _KNOWN_METHODS:
+        return method, method, None
+    upper = method.upper() if isinstance(method, str) else ""
+    if upper in _KNOWN_METHODS:
+        return upper, upper, method
+    return "_OTHER", "HTTP", method
+
+
+def _port(text, default):
+    """An ASCII port number in range, else ``default`` (``"\\xb2"`` passes isdigit())."""
+    if text and len(text) <= 5 and _ASCII_DIGITS.issuperset(text):
+        port = int(text)
+        if 0 < port < 65536:
+            return port
+    return default
+
+
+def split_host_port(authority, default_port=None):
+    """``example.com:8080`` / ``[::1]:8080`` / ``user@host`` -> ``(host, port)``; the port
+    is ``default_port`` when absent or not a valid number. Never raises."""
+    if not authority:
+        return None, default_port
+    host = authority.rpartition("@")[2]
+    if host.startswith("["):
+        end = host.find("]")
+        if end == -1:
+            return host[1:] or None, default_port
+        rest = host[end + 1:]
+        return host[1:end] or None, _port(rest[1:], default_port) if rest.startswith(":") else default_port
+    name, colon, port = host.rpartition(":")
+    if not colon:
+        return host or None, default_port
+    if ":" in name:  # a bare IPv6 address: its colons are not a port separator
+        return host, default_port
+    return name or None, _port(port, default_port)
+
+
+def url_authority(url):
+    """``(scheme, authority)`` of an absolute URL, or ``(None, None)``."""
+    start = url.find("://")
+    if start == -1:
+        return None, None
+    end = len(url)
+    for stop in "/?#":
+        found = url.find(stop, start + 3, end)
+        if found != -1:
+            end = found
+    return url[:start].lower(), url[start + 3:end]
+
+
+def protocol_version(protocol):
+    """``network.protocol.version`` from ``HTTP/1.1`` (WSGI) or ``1.1`` (ASGI)."""
+    if not protocol:
+        return None
+    version = _PROTOCOLS.get(protocol)
+    if version is None:
+        version = protocol[5:] if protocol[:5].upper() == "HTTP/" else protocol
+    return version or None
+
+
+def sensitive_query_params(settings):
+    """The default sensitive query parameter names plus OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS."""
+    extra = settings.python_url_sensitive_query_params
+    return DEFAULT_SENSITIVE_QUERY_PARAMS.union(extra) if extra else DEFAULT_SENSITIVE_QUERY_PARAMS
+
+
+class ExcludedUrls:
+    """URLs an HTTP instrumentation must not trace: regexes from OTEL_PYTHON_EXCLUDED_URLS
+    plus the instrumentation's own variables (e.g. OTEL_PYTHON_FLASK_EXCLUDED_URLS; any
+    name works, declared by the agent or not), searched anywhere in the URL as the
+    official agent does. Invalid regexes are reported once and ignored."""
+
+    def __init__(self, settings, *variables):
+        patterns = list(settings.python_excluded_urls)
+        for variable in variables:
+            patterns += settings.list_value(variable)
+        self._regex = None
+        if patterns:
+            import re
+
+            valid = []
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                    valid.append(pattern)
+                except re.error as exc:
+                    _log.warning("excluded URL pattern %r ignored: %s", pattern, exc)
+            if valid:
+                self._regex = re.compile("|".join("(?:%s)" % p for p in valid))
+
+    def __bool__(self):
+        return self._regex is not None
+
+    def matches(self, url):
+        return self._regex is not None and self._regex.search(url) is not None
+
+
+# --- security signals ------------------------------------------------------------------------
+
+_PROXY_HEADERS = {"x-forwarded-for": "x-forwarded-for", "forwarded": "forwarded"}
+
+
+class ServerSecurity:
+    """``client.address`` rules of one server instrumentation: the socket's peer, or,
+    when OTEL_PYTHON_TRUSTED_PROXY_COUNT says N reverse proxies stand in front of the
+    service, the N-th entry from the right of the header they append to
+    (OTEL_PYTHON_TRUSTED_PROXY_HEADER). Entries further left were written by the client
+    and are never believed; with fewer than N entries the peer is kept."""
+
+    __slots__ = ("proxy_count", "proxy_header", "forwarded", "capture_enduser")
+
+    def __init__(self, settings):
+        self.proxy_count = settings.python_trusted_proxy_count
+        header = settings.python_trusted_proxy_header
+        self.proxy_header = _PROXY_HEADERS.get(header, "x-forwarded-for")  # lower-case header name
+        self.forwarded = header == "forwarded"
+        self.capture_enduser = settings.python_capture_enduser_id
+
+    def client_attributes(self, peer, proxy_header_value, attributes):
+        """Add ``client.address`` (and ``network.peer.address`` behind proxies)."""
+        if self.proxy_count:
+            client = forwarded_client(proxy_header_value, self.proxy_count, self.forwarded)
+            if client:
+                attributes[semconv.CLIENT_ADDRESS] = client
+                if peer:
+                    attributes[semconv.NETWORK_PEER_ADDRESS] = peer
+                return
+        if peer:
+            attributes[semconv.CLIENT_ADDRESS] = peer
+
+
+def forwarded_client(value, count, rfc7239=False):
+    """The N-th address from the right of a forwarding header, or None."""
+    if not value:
+        return None
+    entries = [e for e in value.split(",") if e.strip()]
+    if len(entries) < count:
+        return None
+    entry = entries[-count].strip()
+    if rfc7239:
+        entry = _forwarded_for(entry)
+        if entry is None:
+            return None
+    return _address(entry)
+
+
+def _forwarded_for(element):
+    """``for=`` of one RFC 7239 element: ``for=192.0.2.60;proto=http``."""
+    for pair in element.split(";"):
+        name, sep, value = pair.strip().partition("=")
+        if sep and name.strip().lower() == "for":
+            return value.strip().strip('"')
+    return None
+
+
+def _address(text):
+    """The address alone: no brackets, no port; None for ``unknown`` and ``_obfuscated``."""
+    text = text.strip().strip('"')
+    if text.startswith("["):  # [2001:db8::17]:4711
+        end = text.find("]")
+        return text[1:end] if end > 1 else None
+    if text.count(":") == 1:  # 192.0.2.60:4711 (several colons: a bare IPv6 address)
+        text = text.partition(":")[0]
+    if not text or text.lower() == "unknown" or text.startswith("_"):
+        return None
+    return text
+
+
+def record_auth_failure(span, code=None, reason=None):
+    """The ``auth.failure`` span event: for a 401 or 403 answer (``code``), or with an
+    explicit ``reason`` (``login_failed``). Submitted credentials are never recorded."""
+    if reason is None:
+        reason = _STATUS_REASONS.get(code)
+        if reason is None:
+            return
+    attributes = {AUTH_FAILURE_REASON: reason}
+    if code is not None:
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = code
+    span.add_event(AUTH_FAILURE_EVENT, attributes)
+
+
+def set_enduser(span, user_id):
+    if user_id is not None and user_id != "":
+        span.set_attribute(semconv.ENDUSER_ID, str(user_id))
+
+
+# --- servers -------------------------------------------------------------------------------------
+
+class HttpServer:
+    """One server instrumentation's settings, resolved once, and the request and response
+    attributes of its SERVER spans (stable HTTP semantic conventions).
+
+    ``excluded_variable`` is the instrumentation's own excluded-URLs variable
+    (``OTEL_PYTHON_<NAME>_EXCLUDED_URLS``), added to OTEL_PYTHON_EXCLUDED_URLS.
+    """
+
+    def __init__(self, instrumentor, excluded_variable=None):
+        settings = instrumentor.settings
+        self.tracer = instrumentor.tracer
+        self.propagator = instrumentor.agent.propagator
+        excluded = ExcludedUrls(settings, *((excluded_variable,) if excluded_variable else ()))
+        self.excluded = excluded if excluded else None
+        sanitize = settings.instrumentation_http_capture_headers_sanitize_fields
+        self.request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_server_request, sanitize)
+        self.response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_server_response, sanitize)
+        self.sensitive = sensitive_query_params(settings)
+        self.security = ServerSecurity(settings)
+        self.enduser = None  # a framework's () -> this request's user id, when opted in
+        self._names = {}  # (method, route) -> span name
+        self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
+
+    def span_name(self, method, route=None):
+        """``{method} {route}``, or the method alone (``HTTP`` for an unknown one)."""
+        key = (method, route)
+        name = self._names.get(key)
+        if name is None:
+            prefix = method_name(method)[1]
+            name = "%s %s" % (prefix, route) if route else prefix
+            if len(self._names) >= _CACHE_MAX:
+                self._names.clear()
+            self._names[key] = name
+        return name
+
+    def server(self, host, scheme, server_name=None, server_port=None):
+        """``(server.address, server.port)`` from the Host header, else the server's own
+        name and port."""
+        if not host:
+            port = server_port
+            if port is not None and not isinstance(port, int):
+                port = _port(str(port), None)
+            return server_name or None, port
+        key = (host, scheme)
+        found = self._hosts.get(key)
+        if found is None:
+            found = split_host_port(host, DEFAULT_PORTS.get(scheme))
+            if len(self._hosts) >= _CACHE_MAX:
+                self._hosts.clear()
+            self._hosts[key] = found
+        return found
+
+    def request_attributes(self, method, scheme, path, query=None, host=None, server_name=None,
+                           server_port=None, peer=None, proxy_header=None, protocol=None,
+                           user_agent=None, headers=None):
+        """The request attributes of a SERVER span. ``headers`` (pairs or a mapping, only
+        read when header capture is on) may be a callable returning them."""
+        value, _, original = method_name(method)
+        attributes = {
+            semconv.HTTP_REQUEST_METHOD: value,
+            semconv.URL_SCHEME: scheme,
+            semconv.URL_PATH: path or "/",
+        }
+        if original is not None:
+            attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
+        if query:
+            attributes[semconv.URL_QUERY] = redact_query(query, self.sensitive)
+        address, port = self.server(host, scheme, server_name, server_port)
+        if address:
+            attributes[semconv.SERVER_ADDRESS] = address
+        if port:
+            attributes[semconv.SERVER_PORT] = port
+        self.security.client_attributes(peer, proxy_header, attributes)
+        version = protocol_version(protocol)
+        if version:
+            attributes[semconv.NETWORK_PROTOCOL_VERSION] = version
+        if user_agent:
+            attributes[semconv.USER_AGENT_ORIGINAL] = user_agent
+        if self.request_headers.enabled and headers is not None:
+            if callable(headers):
+                headers = headers()
+            attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
+        return attributes
+
+    def response(self, span, status_code, headers=None, error=None):
+        """Record the response on a recording SERVER span: status code, ERROR for 5xx
+        (``error.type`` the status unless an exception was recorded), the auth.failure
+        event for 401/403, enduser.id when opted in, captured response headers."""
+        span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status_code)
+        if status_code >= 500:
+            span.set_status(StatusCode.ERROR)
+            if error is None:
+                span.set_attribute(semconv.ERROR_TYPE, str(status_code))
+        elif status_code == 401 or status_code == 403:
+            record_auth_failure(span, status_code)
+        if self.enduser is not None:
+            set_enduser(span, self.enduser())
+        capture = self.response_headers
+        if capture.enabled and headers is not None:
+            span.set_attributes(capture.attributes(RESPONSE_HEADER_PREFIX, headers))
+
+    def error(self, span, exc):
+        """An exception escaped the application: exception event, ERROR, ``error.type``."""
+        record_error(span, exc)
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+class HttpClient:
+    """One client instrumentation's settings, resolved once, and its CLIENT spans.
+
+    ``start(method, url, headers)`` returns the span (not made current; None when the URL
+    is excluded), whose propagation headers ``inject(set_header, span)`` writes into the
+    outgoing request only; ``finish(span, ...)`` records the answer or the error and ends it.
+    """
+
+    def __init__(self, instrumentor, excluded_variable=None):
+        settings = instrumentor.settings
+        self.tracer = instrumentor.tracer
+        self.propagator = instrumentor.agent.propagator
+        excluded = ExcludedUrls(settings, *((excluded_variable,) if excluded_variable else ()))
+        self.excluded = excluded if excluded else None
+        self.sensitive = sensitive_query_params(settings)
+        sanitize = settings.instrumentation_http_capture_headers_sanitize_fields
+        self.request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_request, sanitize)
+        self.response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_response, sanitize)
+        self._servers = {}  # scheme://authority -> (server.address, server.port)
+
+    def is_excluded(self, url):
+        return self.excluded is not None and self.excluded.matches(url)
+
+    def server(self, url):
+        """``(server.address, server.port)`` of an absolute URL, cached per authority."""
+        scheme, authority = url_authority(url)
+        if authority is None:
+            return None, None
+        key = (scheme, authority)
+        found = self._servers.get(key)
+        if found is None:
+            host, port = split_host_port(authority, DEFAULT_PORTS.get(scheme))
+            found = (host.lower() if host else None, port)
+            if len(self._servers) >= _CACHE_MAX:
+                self._servers.clear()
+            self._servers[key] = found
+        return found
+
+    def attributes(self, method, url, headers=None):
+        """``(span name, attributes)`` of a request."""
+        value, name, original = method_name(method or "GET")
+        attributes = {semconv.HTTP_REQUEST_METHOD: value, semconv.URL_FULL: redact_url(url, self.sensitive)}
+        if original is not None:
+            attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
+        address, port = self.server(url)
+        if address:
+            attributes[semconv.SERVER_ADDRESS] = address
+        if port:
+            attributes[semconv.SERVER_PORT] = port
+        if headers is not None and self.request_headers.enabled:
+            attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
+        return name, attributes
+
+    def start(self, method, url, headers=None, parent=None, **kwargs):
+        """The CLIENT span of a request, or None when ``url`` is excluded. ``parent``
+        defaults to the current span; extra keyword arguments go to ``start_span``."""
+        if self.is_excluded(url):
+            return None
+        name, attributes = self.attributes(method, url, headers)
+        if parent is not None:
+            kwargs["parent"] = parent
+        return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
+
+    def inject(self, set_header, span):
+        """Write the propagation headers of ``span`` (and the current baggage)."""
+        self.propagator.inject(set_header, span)
+
+    def finish(self, span, status_code=None, error=None, protocol=None, headers=None, end_time=None):
+        """Record the answer (4xx and 5xx are errors for a client) or the exception, then end."""
+        if status_code is not None:
+            span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status_code)
+            if status_code >= 400 and error is None:
+                span.set_attribute(semconv.ERROR_TYPE, str(status_code))
+                span.set_status(StatusCode.ERROR)
+        version = protocol_version(protocol) if isinstance(protocol, str) else None
+        if version:
+            span.set_attribute(semconv.NETWORK_PROTOCOL_VERSION, version)
+        if headers is not None and self.response_headers.enabled:
+            span.set_attributes(self.response_headers.attributes(RESPONSE_HEADER_PREFIX, headers))
+        if error is not None:
+            record_error(span, error)
+        span.end(end_time)

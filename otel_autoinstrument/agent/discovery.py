@@ -12,6 +12,11 @@ import os
 import sys
 
 GROUP = "otel_autoinstrument.instrumentors"
+# The OpenTelemetry API's groups, read in the same scan: contrib instrumentors
+# (``opentelemetry-instrumentation-*``) and runtime contexts (ours among them).
+CONTRIB_GROUP = "opentelemetry_instrumentor"
+CONTEXT_GROUP = "opentelemetry_context"
+GROUPS = (GROUP, CONTRIB_GROUP, CONTEXT_GROUP)
 
 
 def normalize(name):
@@ -88,11 +93,14 @@ def _metadata_version(path):
 
 
 class Installed:
-    """What one scan of ``sys.path`` found: versions by name and the plugin entry points."""
+    """What one scan of ``sys.path`` found: versions and metadata folders by name, and the
+    entry points of ``groups`` (``entry_points``: those of the first, our plugins)."""
 
-    def __init__(self, paths=None, group=GROUP):
+    def __init__(self, paths=None, groups=GROUPS):
         self.versions = {}
-        self.entry_points = []
+        self.folders = {}  # normalized name -> its .dist-info / .egg-info path
+        self.groups = {group: [] for group in groups}
+        self.entry_points = self.groups[groups[0]]
         seen_dists = set()
         for entry in (sys.path if paths is None else paths):
             try:
@@ -110,18 +118,18 @@ class Installed:
                 if not version and item.is_dir():
                     version = _metadata_version(item.path)
                 self.versions[name] = version
-                self._read_entry_points(item.path, name, group)
+                self.folders[name] = item.path
+                self._read_entry_points(item.path, name)
 
-    def _read_entry_points(self, path, dist, group):
+    def _read_entry_points(self, path, dist):
         try:
             with open(os.path.join(path, "entry_points.txt"), encoding="utf-8") as fh:
                 text = fh.read()
         except OSError:
             return
-        if group not in text:
-            return
-        for name, value in _parse_group(text, group):
-            self.entry_points.append(EntryPoint(name, value, dist))
+        for group, found in self.groups.items():
+            if group in text:
+                found.extend(EntryPoint(name, value, dist) for name, value in _parse_group(text, group))
 
     def version(self, distribution):
         return self.versions.get(normalize(distribution))

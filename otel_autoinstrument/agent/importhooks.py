@@ -18,7 +18,8 @@ import sys
 
 from .. import _log
 
-_hooks = {}  # module name -> list of callables(module); None once the hooks have run
+_hooks = {}  # module name -> list of callables(module), run after the module body
+_before = {}  # module name -> list of callables(), run before the module body
 _finder = None
 
 
@@ -30,6 +31,17 @@ def when_imported(name, hook):
         return
     _install()
     _hooks.setdefault(name, []).append(hook)
+
+
+def before_import(name, hook):
+    """Call ``hook()`` right before the body of ``name`` runs, if it is not imported yet
+    (returns False, and never calls it, when it already is)."""
+    if name in sys.modules:
+        return False
+    _install()
+    _before.setdefault(name, []).append(hook)
+    _hooks.setdefault(name, [])  # the finder answers for names in _hooks
+    return True
 
 
 def _run(name, hooks, module):
@@ -52,7 +64,7 @@ class _PostImportFinder:
         self._busy = set()
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in _hooks or fullname in self._busy:
+        if (fullname not in _hooks and fullname not in _before) or fullname in self._busy:
             return None
         self._busy.add(fullname)
         try:
@@ -91,8 +103,11 @@ class _HookedLoader:
             module.__loader__ = self.loader
         except AttributeError:
             pass
-        self.loader.exec_module(module)
         name = module.__name__
+        before = _before.pop(name, None)
+        if before:
+            _run(name, [lambda _module, hook=hook: hook() for hook in before], module)
+        self.loader.exec_module(module)
         hooks = _hooks.pop(name, None)
         if hooks:
             _run(name, hooks, sys.modules.get(name, module))

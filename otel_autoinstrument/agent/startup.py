@@ -30,6 +30,8 @@ class Agent:
         self._logs = None
         self._logs_built = False
         self._resource = None
+        self.api = None  # apibridge.ApiState when opentelemetry-api is installed
+        self.contrib = {}  # name -> contrib.ContribState
 
     # Built on first use: a process that makes no span never loads the export layer.
     @property
@@ -179,12 +181,29 @@ def _load_instrumentors(agent):
         early += [m for m in instrumentor.modules if m in sys.modules]
         for module in instrumentor.modules:
             when_imported(module, _activator(agent, state))
+    _hook_opentelemetry(agent, installed, disabled)
     if early:
         # Imported before the agent started (a .pth file, another sitecustomize): the
         # classes are still patched now, but names the application bound from them
         # earlier keep the originals. Say so rather than miss anything silently.
         _log.warning("imported before the agent started: %s; patched now, but references taken "
                      "from them before this point are not traced", ", ".join(sorted(set(early))))
+
+
+def _hook_opentelemetry(agent, installed, disabled):
+    """The OpenTelemetry API bridge and contrib instrumentors (hooks only; see apibridge)."""
+    from .discovery import CONTRIB_GROUP
+
+    if not installed.groups[CONTRIB_GROUP] and installed.version("opentelemetry-api") is None:
+        return  # the common case costs no import
+    try:
+        from . import apibridge
+
+        ours = [(s.name, s.instrumentor.requires, s.instrumentor.modules)
+                for s in agent.instrumentors.values() if s.status == "waiting"]
+        apibridge.install(agent, installed, disabled, ours)
+    except Exception:
+        _log.internal_error("setting up the OpenTelemetry API bridge")
 
 
 def _activator(agent, state):
@@ -238,9 +257,10 @@ def _announce(agent):
     if settings.logs_exporter != ["none"]:
         exporters.append("logs -> %s" % _exporter_text(settings, "logs", settings.logs_exporter))
     waiting = sorted(n for n, s in agent.instrumentors.items() if s.status == "waiting")
-    _log.info("started in pid %d: service %s; %s; instrumentors: %s", os.getpid(),
+    contrib = sorted(n for n, s in agent.contrib.items() if s.status == "waiting")
+    _log.info("started in pid %d: service %s; %s; instrumentors: %s%s", os.getpid(),
                settings.service_name or "(unknown_service)", "; ".join(exporters) or "no exporter",
-               ", ".join(waiting) or "none")
+               ", ".join(waiting) or "none", "; contrib: " + ", ".join(contrib) if contrib else "")
 
 
 def _exporter_text(settings, signal, names):

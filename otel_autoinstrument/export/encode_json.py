@@ -37,14 +37,27 @@ def key_values(attributes):
 
 
 def _scope(scope):
-    return {"name": scope.name, "version": scope.version} if scope is not None else {}
+    if scope is None:
+        return {}
+    out = {"name": scope.name, "version": scope.version}
+    if scope.attributes:
+        out["attributes"] = key_values(scope.attributes)
+    return out
+
+
+def _scoped(scope, key, items):
+    """One ScopeSpans / ScopeLogs entry."""
+    out = {"scope": _scope(scope), key: items}
+    if scope is not None and scope.schema_url:
+        out["schemaUrl"] = scope.schema_url
+    return out
 
 
 def _by_scope(items):
     groups = defaultdict(list)
     scopes = {}
     for item in items:
-        key = (item.scope.name, item.scope.version) if item.scope is not None else ("", "")
+        key = item.scope.key if item.scope is not None else None
         groups[key].append(item)
         scopes[key] = item.scope
     return [(scopes[key], group) for key, group in groups.items()]
@@ -87,8 +100,7 @@ def _span(span):
 def to_dict_spans(resource, spans):
     return {"resourceSpans": [{
         "resource": {"attributes": key_values(resource.attributes)},
-        "scopeSpans": [{"scope": _scope(scope), "spans": [_span(s) for s in group]}
-                       for scope, group in _by_scope(spans)],
+        "scopeSpans": [_scoped(scope, "spans", [_span(s) for s in group]) for scope, group in _by_scope(spans)],
     }]}
 
 
@@ -117,8 +129,7 @@ def _log(record):
 def to_dict_logs(resource, records):
     return {"resourceLogs": [{
         "resource": {"attributes": key_values(resource.attributes)},
-        "scopeLogs": [{"scope": _scope(scope), "logRecords": [_log(r) for r in group]}
-                      for scope, group in _by_scope(records)],
+        "scopeLogs": [_scoped(scope, "logRecords", [_log(r) for r in group]) for scope, group in _by_scope(records)],
     }]}
 
 

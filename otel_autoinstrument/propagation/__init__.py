@@ -60,8 +60,10 @@ class Propagator:
         """Write the headers for ``span`` (default: the current span) and current baggage."""
         if span is None:
             span = _span.get()
-        context = span.context if span is not None else None
-        baggage = _baggage.get()
+        self.inject_context(set_header, span.context if span is not None else None, _baggage.get())
+
+    def inject_context(self, set_header, context, baggage):
+        """Write the headers for a span context (or None) and baggage (a dict, or None)."""
         for propagator in self.propagators:
             try:
                 propagator.inject(set_header, context, baggage)

@@ -99,13 +99,22 @@ def limited_dict(attributes, count_limit, length_limit):
 
 
 class Scope:
-    """Instrumentation scope: the name (and version) of what created a span."""
+    """Instrumentation scope: the name (and version, schema URL, attributes) of what
+    created a span or log record. ``key`` tells scopes apart when export groups by scope."""
 
-    __slots__ = ("name", "version")
+    __slots__ = ("name", "version", "schema_url", "attributes", "key")
 
-    def __init__(self, name, version=""):
+    def __init__(self, name, version="", schema_url="", attributes=None):
         self.name = name
         self.version = version or ""
+        self.schema_url = schema_url or ""
+        self.attributes = dict(attributes) if attributes else {}
+        self.key = scope_key(self.name, self.version, self.schema_url, self.attributes)
+
+
+def scope_key(name, version="", schema_url="", attributes=None):
+    """A hashable identity of a scope (attribute values may be lists: compared as text)."""
+    return (name, version or "", schema_url or "", repr(sorted(attributes.items())) if attributes else "")
 
 
 class Event:
@@ -133,8 +142,10 @@ class Span:
     __slots__ = (
         "name", "context", "parent", "kind", "start_ns", "end_ns", "attributes", "events",
         "links", "status_code", "status_message", "scope", "dropped_attributes",
-        "dropped_events", "dropped_links", "_provider",
+        "dropped_events", "dropped_links", "_provider", "view",
     )
+    # ``view`` is never set by the core: an adapter at the edge (the OpenTelemetry API
+    # bridge) may keep a weak reference there to the object that presents this span.
 
     def __init__(self, name, context, parent, kind, start_ns, attributes, links, scope, provider):
         self.name = name
@@ -294,7 +305,7 @@ class NonRecordingSpan:
     It still carries a valid span context so that propagation keeps the trace.
     """
 
-    __slots__ = ("context",)
+    __slots__ = ("context", "view")  # view: as on Span, for the edge's adapters only
     name = ""
     attributes = {}
     end_ns = 0

@@ -11,7 +11,7 @@ from ..processors import Processors
 from .context import _span, attach, detach
 from .sampling import AlwaysOn, ParentBased
 from .span import (  # noqa: F401
-    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error)
+    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
 
 _CURRENT = object()  # "parent = whatever span is current" (the default)
 
@@ -48,11 +48,11 @@ class TracerProvider:
         # The default sampler (parentbased_always_on) decided inline on the hot path.
         self.parent_or_on = isinstance(sampler, ParentBased) and isinstance(sampler.root, AlwaysOn)
 
-    def get_tracer(self, name, version=""):
-        key = (name, version)
+    def get_tracer(self, name, version="", schema_url="", attributes=None):
+        key = (name, version) if not (schema_url or attributes) else scope_key(name, version, schema_url, attributes)
         tracer = self._tracers.get(key)
         if tracer is None:
-            tracer = self._tracers[key] = Tracer(self, Scope(name, version))
+            tracer = self._tracers[key] = Tracer(self, Scope(name, version, schema_url, attributes))
         return tracer
 
     def add_processor(self, processor):

@@ -14,7 +14,7 @@ import gzip
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, NamedTuple, Optional
 
@@ -136,6 +136,8 @@ class SpanView:
     dropped_attributes_count: int
     dropped_events_count: int
     dropped_links_count: int
+    scope_attributes: Dict[str, Any] = field(default_factory=dict)
+    schema_url: str = ""
 
     def __str__(self):
         return "%s[%s %s/%s parent=%s]" % (
@@ -190,7 +192,7 @@ def _hex(raw: bytes) -> str:
     return raw.hex()
 
 
-def _span_view(span, resource, scope) -> SpanView:
+def _span_view(span, resource, scope, schema_url="") -> SpanView:
     return SpanView(
         trace_id=span.trace_id.hex(),
         span_id=span.span_id.hex(),
@@ -218,6 +220,8 @@ def _span_view(span, resource, scope) -> SpanView:
         dropped_attributes_count=span.dropped_attributes_count,
         dropped_events_count=span.dropped_events_count,
         dropped_links_count=span.dropped_links_count,
+        scope_attributes=key_values(scope.attributes),
+        schema_url=schema_url,
     )
 
 
@@ -245,7 +249,7 @@ def spans_of(message) -> List[SpanView]:
     for rs in message.resource_spans:
         resource = key_values(rs.resource.attributes)
         for ss in rs.scope_spans:
-            out.extend(_span_view(s, resource, ss.scope) for s in ss.spans)
+            out.extend(_span_view(s, resource, ss.scope, ss.schema_url) for s in ss.spans)
     return out
 
 

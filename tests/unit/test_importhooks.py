@@ -40,6 +40,7 @@ def site(tmp_path, monkeypatch):
         for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
             del sys.modules[loaded]
         importhooks._hooks.pop(name, None)
+        importhooks._before.pop(name, None)
 
 
 @pytest.fixture
@@ -163,6 +164,7 @@ def test_missing_module_still_raises_module_not_found(site):
             importlib.import_module(name)
     finally:
         importhooks._hooks.pop(name, None)
+        importhooks._before.pop(name, None)
 
 
 def test_unhooked_modules_are_not_touched(site):
@@ -173,3 +175,33 @@ def test_unhooked_modules_are_not_touched(site):
     assert finder.find_spec(name) is None                # not hooked: other finders answer
     module = importlib.import_module(name)
     assert module.LOADER_SEEN == "SourceFileLoader"
+
+
+def test_before_hook_runs_before_the_body_and_sees_what_it_set(site, monkeypatch):
+    name = site("import os\nSEEN = os.environ.get('HOOKED_BEFORE')\n")
+    order = []
+
+    def before():
+        order.append("before")
+        monkeypatch.setenv("HOOKED_BEFORE", "yes")
+
+    assert importhooks.before_import(name, before) is True
+    importhooks.when_imported(name, lambda module: order.append(("after", module.SEEN)))
+    module = importlib.import_module(name)
+    assert order == ["before", ("after", "yes")]
+    assert module.SEEN == "yes"
+
+
+def test_before_hook_is_refused_for_an_imported_module(site):
+    name = site(BODY)
+    importlib.import_module(name)
+    calls = []
+    assert importhooks.before_import(name, lambda: calls.append(1)) is False
+    assert calls == []
+
+
+def test_a_raising_before_hook_never_fails_the_import(site, logged):
+    name = site(BODY)
+    importhooks.before_import(name, lambda: 1 / 0)
+    assert importlib.import_module(name).BODY_RAN
+    assert any(name in line for line in logged)

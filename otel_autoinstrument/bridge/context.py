@@ -113,22 +113,23 @@ class RuntimeContext:
 def install(agent, module):
     """``opentelemetry.context`` was imported: check that it runs on our runtime context.
 
-    It normally does (the API loaded our entry point). It does not when the API was
-    imported before the agent started, or when our entry point is not installed as
-    metadata (a source tree on PYTHONPATH): then, and only then, the module's
-    ``_RUNTIME_CONTEXT`` is replaced, the one private name the bridge writes (the API
-    offers no setter for it). Its interface is checked first.
+    It normally does (the API loaded our entry point while importing). It does not when
+    the API was imported before the agent started, when our entry point is not installed
+    as metadata (a source tree on PYTHONPATH), or with older APIs that load the runtime
+    context on first use rather than at import (``_RUNTIME_CONTEXT`` still None): then,
+    and only then, the module's ``_RUNTIME_CONTEXT`` is set to ours, the one private name
+    the bridge writes (the API offers no setter for it). Its interface is checked first.
     """
     from .. import _log
 
-    current = getattr(module, "_RUNTIME_CONTEXT", None)
+    current = getattr(module, "_RUNTIME_CONTEXT", False)
     if isinstance(current, RuntimeContext):
         return
-    if current is None or not all(callable(getattr(current, name, None)) for name in ("get_current", "attach",
-                                                                                      "detach")):
+    if current is False or (current is not None and not all(
+            callable(getattr(current, name, None)) for name in ("get_current", "attach", "detach"))):
         _log.warning("this opentelemetry.context has no runtime context the agent knows: API spans and "
                      "the agent's spans will not share one context")
         return
     module._RUNTIME_CONTEXT = RuntimeContext()
-    _log.debug("opentelemetry.context was not loaded with OTEL_PYTHON_CONTEXT=otel_autoinstrument "
-               "(imported before the agent, or its entry point is not installed): runtime context replaced")
+    _log.debug("opentelemetry.context did not load OTEL_PYTHON_CONTEXT=otel_autoinstrument at import: "
+               "runtime context set by the agent")

@@ -49,25 +49,38 @@ class ApiState:
         self.served = []  # API modules the agent serves so far
 
 
-def install(agent, installed, disabled, ours):
-    """Plan the contrib instrumentors and register the API's import hooks."""
+def api_state(installed):
+    """The installed API and whether the agent serves it (``waiting``: on first import)."""
     from ..instrumentation import satisfies
 
-    api = agent.api = ApiState(installed.version(API_DISTRIBUTION))
-    agent.contrib = {state.name: state for state in plan(installed, disabled, ours, satisfies)}
-    if api.version is None:
-        for state in agent.contrib.values():
-            if state.status == "waiting":
-                state.status, state.detail = "skipped", "%s is not installed" % API_DISTRIBUTION
-        return
-    if not satisfies(api.version, API_SUPPORTED):
+    api = ApiState(installed.version(API_DISTRIBUTION))
+    if api.version is not None and not satisfies(api.version, API_SUPPORTED):
         api.status = "unsupported"
         api.detail = "%s %s is installed; the agent serves %s %s" % (
             API_DISTRIBUTION, api.version, API_DISTRIBUTION, API_SUPPORTED)
-        _log.warning("%s: API calls stay no-ops and contrib instrumentors are not loaded", api.detail)
-        for state in agent.contrib.values():
+    return api
+
+
+def planned_contrib(installed, disabled, ours, api):
+    """The contrib instrumentors' states; none loads without an API the agent serves."""
+    from ..instrumentation import satisfies
+
+    states = plan(installed, disabled, ours, satisfies)
+    if api.status in ("not_installed", "unsupported"):
+        for state in states:
             if state.status == "waiting":
-                state.status, state.detail = "skipped", api.detail
+                state.status = "skipped"
+                state.detail = api.detail or "%s is not installed" % API_DISTRIBUTION
+    return states
+
+
+def install(agent, installed, disabled, ours):
+    """Plan the contrib instrumentors and register the API's import hooks."""
+    api = agent.api = api_state(installed)
+    agent.contrib = {state.name: state for state in planned_contrib(installed, disabled, ours, api)}
+    if api.status == "unsupported":
+        _log.warning("%s: API calls stay no-ops and contrib instrumentors are not loaded", api.detail)
+    if api.status != "waiting":
         return
     if any(ep.name == CONTEXT_NAME and ep.distribution == "otel-autoinstrument"
            for ep in installed.groups.get(CONTEXT_GROUP, ())):

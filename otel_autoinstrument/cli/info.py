@@ -27,6 +27,8 @@ STATUS_TEXT = {
     "unsupported_version": "version not supported",
     "disabled": "disabled by configuration",
     "failed": "failed to load",
+    "skipped": "skipped",
+    "unsupported": "version not supported",
 }
 
 
@@ -160,11 +162,39 @@ def instrumentor_statuses(settings, paths=None):
     return sorted(rows, key=lambda r: r["name"])
 
 
+def opentelemetry_api(settings, instrumentor_rows, paths=None):
+    """The OpenTelemetry API in this environment: the bridge, and every contrib instrumentor."""
+    from ..agent.apibridge import API_DISTRIBUTION, API_SUPPORTED, api_state, planned_contrib
+    from ..agent.discovery import Installed
+
+    installed = Installed(paths)
+    api = api_state(installed)
+    ours = [(r["name"], r["requires"], r["modules"]) for r in instrumentor_rows if r["status"] not in (
+        "disabled", "failed")]
+    contrib = [s.as_dict() for s in planned_contrib(installed, set(settings.python_disabled_instrumentations),
+                                                    ours, api)]
+    for row in contrib:
+        if row["status"] == "waiting":
+            row["status"] = "will_load"
+            row["detail"] = ", ".join(row["modules"]) + (" (instruments %s)" % ", ".join(row["instruments"])
+                                                        if row["instruments"] else "")
+    status = {"waiting": "bridge"}.get(api.status, api.status)
+    if status == "bridge":
+        detail = ("served by the agent when the application imports it: tracer provider, runtime context "
+                  "(one context with the agent's spans and baggage), propagators (OTEL_PROPAGATORS), logs; "
+                  "a tracer provider or span processors the application sets up itself are not used")
+    else:
+        detail = api.detail or "not installed: nothing to serve"
+    return {"distribution": API_DISTRIBUTION, "version": api.version, "supported": API_SUPPORTED,
+            "status": status, "detail": detail, "contrib": contrib}
+
+
 def collect(env, cli_variables=None):
     """Everything about this Python's view of the command's environment (JSON-able)."""
     from .diagnose import sitecustomize_traps
 
     settings = _load_settings(env, cli_variables)
+    instrumentors = instrumentor_statuses(settings)
     return {
         "python": {"executable": sys.executable, "version": "%d.%d.%d" % sys.version_info[:3],
                    "prefix": sys.prefix},
@@ -172,7 +202,8 @@ def collect(env, cli_variables=None):
         "configuration": _configuration(settings),
         "exporters": _exporters(settings),
         "resource": _resource(settings),
-        "instrumentors": instrumentor_statuses(settings),
+        "instrumentors": instrumentors,
+        "opentelemetry_api": opentelemetry_api(settings, instrumentors),
         "sitecustomize": sitecustomize_traps(sys.path),
     }
 
@@ -251,6 +282,7 @@ def build_report(env, command, cli_variables=None, check_timeout_s=3.0):
         "exporters": data["exporters"],
         "resource": data["resource"],
         "instrumentors": data["instrumentors"],
+        "opentelemetry_api": data.get("opentelemetry_api"),
         "endpoint_checks": check_endpoints(settings, check_timeout_s),
         "warnings": warnings,
     }
@@ -310,6 +342,8 @@ def render_text(report):
         lines.append("  %s  %s%s %s" % (r["name"].ljust(width), status, "" if r["status"] == "will_patch" else ":",
                                         r["detail"]))
 
+    _render_api(lines, report.get("opentelemetry_api"))
+
     _section(lines, "Endpoint checks:")
     if not report["endpoint_checks"]:
         lines.append("  none (no signal is exported with otlp)")
@@ -329,6 +363,28 @@ def render_text(report):
     for w in report["warnings"]:
         lines.append("  %s %s" % ("WARNING:" if w["level"] == "warning" else "note:", w["message"]))
     return "\n".join(lines)
+
+
+def _render_api(lines, api):
+    _section(lines, "OpenTelemetry API:")
+    if not api:
+        lines.append("  not inspected")
+        return
+    if api["version"]:
+        lines.append("  %s %s installed (supported: %s); bridge: %s" % (
+            api["distribution"], api["version"], api["supported"],
+            "active on import" if api["status"] == "bridge" else api["status"]))
+    lines.append("  " + api["detail"])
+    if not api["contrib"]:
+        lines.append("  contrib instrumentors: none found (entry point group opentelemetry_instrumentor)")
+        return
+    lines.append("  contrib instrumentors:")
+    width = max(len(row["name"]) for row in api["contrib"])
+    for row in api["contrib"]:
+        status = STATUS_TEXT.get(row["status"]) if row["status"] != "will_load" else "will load on import of"
+        status = status or row["status"]
+        lines.append("    %s  %s%s %s" % (row["name"].ljust(width), status, "" if row["status"] == "will_load" else ":",
+                                          row["detail"]))
 
 
 def run_info(env, command, as_json=False, cli_variables=None, stream=None):

@@ -119,3 +119,26 @@ def test_the_runtime_never_imports_the_command_line():
     offenders = {name: sorted(t for t in targets if t == cli or t.startswith(cli + "."))
                  for name, targets in GRAPH.items() if not name.startswith(cli)}
     assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def _third_party_imports(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            yield node.module
+
+
+def test_only_the_bridge_imports_the_opentelemetry_api():
+    """The core, the agent and the instrumentors never import the API (opentelemetry-proto,
+    the wire format, is not the API): it is served by the adapter at the edge."""
+    offenders = {}
+    for name, path in MODULES.items():
+        if name == PACKAGE + ".bridge" or name.startswith(PACKAGE + ".bridge."):
+            continue
+        api = sorted(m for m in _third_party_imports(path)
+                     if (m == "opentelemetry" or m.startswith("opentelemetry.")) and not m.startswith("opentelemetry.proto"))
+        if api:
+            offenders[name] = api
+    assert offenders == {}

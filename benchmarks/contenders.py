@@ -37,6 +37,16 @@ OFFICIAL_DEPS = [
 ]
 
 
+# The OpenTelemetry API with ten contrib instrumentation packages, beside this agent: the
+# API scenarios (scenarios/api.py) measure a span through the API on this core, and that
+# having the API and ten contrib packages installed costs nothing at start-up. None of
+# them instruments a library `import flask` imports (jinja2 and urllib would: they load
+# with it, as designed, and would be measured as part of importing Flask).
+API_DEPS = ["opentelemetry-api"] + ["opentelemetry-instrumentation-%s==%s" % (name, OTEL_CONTRIB) for name in (
+    "flask", "django", "requests", "sqlalchemy", "logging", "sqlite3", "aiohttp-client", "redis", "httpx",
+    "pymongo")]
+
+
 @dataclass
 class Venv:
     requirements: List[str]
@@ -57,6 +67,7 @@ VENVS = {
     "bare": Venv(APP_DEPS),
     "this": Venv(APP_DEPS, install_repo=True),
     "official": Venv(APP_DEPS + OFFICIAL_DEPS),
+    "this-api": Venv(APP_DEPS + API_DEPS, install_repo=True),
     # the sink's own environment (decoder); not a contender
     "sink": Venv(["opentelemetry-proto"]),
 }
@@ -71,6 +82,12 @@ CONTENDERS = [
                    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"},
               tracer="opentelemetry.trace:get_tracer", role="reference"),
     # Contender("ddtrace", "ddtrace", ["ddtrace-run"], env={...}, tracer=None),
+]
+
+
+# Run by the API scenarios only (not the web ones): this agent serving the OpenTelemetry API.
+API_CONTENDERS = [
+    Contender("this+api", "this-api", ["otel-run"], tracer="opentelemetry.trace:get_tracer", role="other"),
 ]
 
 

@@ -23,10 +23,10 @@ sys.path.insert(0, str(HERE))
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import venvs  # noqa: E402
-from scenarios import diagnostics, inprocess, startup, web  # noqa: E402
+from scenarios import api, diagnostics, inprocess, startup, web  # noqa: E402
 from scenarios.common import BgServer, Ctx, sink_counts  # noqa: E402
 
-MODULES = [startup, web, inprocess]
+MODULES = [startup, web, inprocess, api]
 GROUPS = {
     "startup": startup.IDS,
     "flask": ["flask-trivial", "flask-realistic"],
@@ -35,8 +35,9 @@ GROUPS = {
     "spans": ["span-cost"],
     "export": ["export-throughput"],
     "calls": ["requests-call", "sql-statement"],
+    "api": api.IDS,
 }
-ALL_IDS = startup.IDS + web.IDS + inprocess.IDS
+ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + api.IDS
 APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests"]
 
 

@@ -54,6 +54,20 @@ def keys():
     return _keys
 
 
+_spans_module = None
+
+
+def _spans():
+    """``bridge.spans``, imported on first use: it imports ``opentelemetry.trace``, which
+    cannot be imported while ``opentelemetry.context`` loads this module."""
+    global _spans_module
+    if _spans_module is None:
+        from . import spans
+
+        _spans_module = spans
+    return _spans_module
+
+
 class RuntimeContext:
     """The API's ``_RuntimeContext`` interface over the agent's context variables."""
 
@@ -64,9 +78,7 @@ class RuntimeContext:
             return k.empty
         values = dict(rest) if rest else {}
         if span is not None:
-            from .spans import api_span
-
-            values[k.span] = api_span(span)
+            values[k.span] = _spans().api_span(span)
         if baggage is not None:
             values[k.baggage] = baggage
         if suppressed and k.suppress is not None:
@@ -83,9 +95,7 @@ class RuntimeContext:
                 found += 1
                 span = context[k.span]
                 if span is not None:
-                    from .spans import native_span
-
-                    span = native_span(span)
+                    span = _spans().native_span(span)
                     if span is None:  # not a span at all: kept as it is, with the other keys
                         found -= 1
             if k.baggage in context:

@@ -42,8 +42,11 @@ class LoggerProvider(api.LoggerProvider):
 
 class Logger(api.Logger):
     def __init__(self, agent, scope):
-        api.Logger.__init__(self, scope.name, scope.version or None, scope.schema_url or None,
-                            scope.attributes or None)
+        try:
+            api.Logger.__init__(self, scope.name, scope.version or None, scope.schema_url or None,
+                                scope.attributes or None)
+        except TypeError:  # APIs before scope attributes
+            api.Logger.__init__(self, scope.name, scope.version or None, scope.schema_url or None)
         self._agent = agent
         self._scope = scope
 

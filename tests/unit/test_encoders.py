@@ -263,3 +263,22 @@ def test_json_non_finite_doubles(value, expected):
     message = decode_body(_SIGNALS[TRACES_PATH], JSON, encode_json.encode_spans(RESOURCE, spans[:1]))
     decoded = spans_of(message)[0].attributes["x"]
     assert (math.isnan(decoded) and math.isnan(value)) or decoded == value
+
+
+def test_scope_schema_url_and_attributes_in_both_encodings():
+    """A tracer's schema URL and scope attributes (the API's get_tracer arguments) reach
+    the wire, and scopes that differ only in them stay apart."""
+    provider = TracerProvider(RESOURCE, AlwaysOn())
+    collect = type("Collect", (), {"ended": [], "on_end": lambda self, span: self.ended.append(span)})()
+    provider.add_processor(collect)
+    plain = provider.get_tracer("lib", "1.0")
+    rich = provider.get_tracer("lib", "1.0", "https://opentelemetry.io/schemas/1.21.0", {"team": "a"})
+    assert rich is not plain and rich is provider.get_tracer("lib", "1.0", "https://opentelemetry.io/schemas/1.21.0",
+                                                             {"team": "a"})
+    for tracer in (plain, rich):
+        tracer.start_span("op").end()
+    for encoded, kind in ((encode_proto.encode_spans(RESOURCE, collect.ended), PROTOBUF),
+                          (encode_json.encode_spans(RESOURCE, collect.ended), JSON)):
+        spans = spans_of(decode_body(_SIGNALS[TRACES_PATH], kind, encoded))
+        assert sorted((s.schema_url, s.scope_attributes == {"team": "a"}) for s in spans) == [
+            ("", False), ("https://opentelemetry.io/schemas/1.21.0", True)], kind

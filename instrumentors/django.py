@@ -1,8 +1,12 @@
 """Django: a SERVER span per request, named after the resolved route, and ORM spans.
 
-The span lives in the WSGI layer (``WSGIHandler.__call__``, shared ``_wsgi`` tracing),
-so it covers the whole handling: every middleware, the view, the exception handling
-and its ``django.request`` log records, and a streamed body until the server closes it.
+The span lives in the WSGI layer (``WSGIHandler.__call__``, shared
+``instrumentation.wsgi`` tracing), so it covers the whole handling: every middleware,
+the view, the exception handling and its ``django.request`` log records, and a
+streamed body until it ends or the server closes it. The ``HttpResponse`` is handed to
+the server as it is (its ``close`` hooked on the instance); a ``StreamingHttpResponse``
+produces its chunks from its ``_iterator`` attribute (Django 4.2+), which is traced so
+the span is current while they are produced and ends with the last one.
 
 The route is learnt by the agent's middleware (``RouteMiddleware.process_view``, which
 Django calls right after URL resolution, with ``request.resolver_match`` set). It is
@@ -35,7 +39,7 @@ class DjangoInstrumentor(Instrumentor):
     modules = ("django",)
 
     def patches(self):
-        self._tracing = WsgiTracing(self, "OTEL_PYTHON_DJANGO_EXCLUDED_URLS")
+        self._tracing = WsgiTracing(self, "OTEL_PYTHON_DJANGO_EXCLUDED_URLS", chunks=_streaming_chunks())
         patches = [
             ("django.core.handlers.wsgi", "WSGIHandler.__call__", self._tracing),
             ("django.core.handlers.base", "BaseHandler.load_middleware", _load_middleware),
@@ -60,6 +64,20 @@ class DjangoInstrumentor(Instrumentor):
             return
         got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
         disconnect_django_login_failed()
+
+
+def _streaming_chunks():
+    """Trace the chunks of a synchronous ``StreamingHttpResponse``."""
+    from django.http import StreamingHttpResponse
+
+    def chunks(result, request):
+        if isinstance(result, StreamingHttpResponse) and not getattr(result, "is_async", False):
+            attributes = result.__dict__
+            iterator = attributes.get("_iterator")
+            if iterator is not None:
+                attributes["_iterator"] = request.traced_iterator(iterator)
+
+    return chunks
 
 
 def _load_middleware(wrapped, instance, args, kwargs):

@@ -4,8 +4,11 @@ Patched where the methods are defined, on ``flask.app.Flask`` itself, so apps cr
 before or after the agent started and subclasses of ``Flask`` are all covered, and the
 ``Flask`` class is never swapped:
 
-* ``Flask.wsgi_app`` runs the shared WSGI tracing (``_wsgi``): span, context, status,
-  streamed bodies.
+* ``Flask.wsgi_app`` runs the shared WSGI tracing (``instrumentation.wsgi``): span,
+  context, status, streamed bodies. It returns werkzeug's ``ClosingIterator``, kept
+  as it is: its ``close`` is hooked on the instance, and the function it produces each
+  chunk with (its ``_next`` attribute, since werkzeug 0.x) is traced so the span is
+  current while a streamed body runs and ends when the body does.
 * ``Flask.full_dispatch_request`` names the span. It is the cheapest correct point:
   Flask matches the URL when it pushes the request context, just before it calls
   ``full_dispatch_request``, so ``request.url_rule`` is known there (None for 404 and
@@ -24,7 +27,7 @@ class FlaskInstrumentor(Instrumentor):
     modules = ("flask",)
 
     def patches(self):
-        self._tracing = WsgiTracing(self, "OTEL_PYTHON_FLASK_EXCLUDED_URLS")
+        self._tracing = WsgiTracing(self, "OTEL_PYTHON_FLASK_EXCLUDED_URLS", chunks=_closing_iterator_chunks())
         if self.settings.python_capture_enduser_id:
             self._tracing.enduser = flask_enduser  # Flask-Login's user, read at start_response
         self._request_context = _request_context_getter()
@@ -54,6 +57,20 @@ class FlaskInstrumentor(Instrumentor):
                 except Exception:
                     internal_error("recording a Flask exception")
             raise
+
+
+def _closing_iterator_chunks():
+    """Trace the chunks of the ``ClosingIterator`` that ``Response.__call__`` returns."""
+    from werkzeug.wsgi import ClosingIterator
+
+    def chunks(result, request):
+        if isinstance(result, ClosingIterator):
+            attributes = result.__dict__
+            next_chunk = attributes.get("_next")
+            if next_chunk is not None:
+                attributes["_next"] = request.traced_next(next_chunk)
+
+    return chunks
 
 
 def _request_context_getter():

@@ -9,11 +9,14 @@ agent's messages never reach (or change) the application's handlers.
 ``internal_error()`` is the safety net around every patch, hook and export path: it
 logs and swallows the agent's own exception. With ``AUTOINSTRUMENT_STRICT=1`` (the test
 suite sets it; deliberately outside the OTEL_ namespace) it re-raises instead, so the
-safety net never hides a bug in tests.
+safety net never hides a bug in tests. A place (its ``what``) that fails again and again,
+on every request, is logged once with its traceback; repeats are counted and summed up
+in one line at most once a minute and at exit (``report_repeated_errors``).
 """
 
 import os
 import sys
+import time
 
 LOGGER_NAME = "otel_autoinstrument"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "critical": 50}
@@ -117,6 +120,11 @@ def error(msg, *args):
     log(40, msg, *args)
 
 
+REPEAT_REPORT_INTERVAL_S = 60.0
+_PLACES_MAX = 256  # distinct places remembered (they are code constants; bound them anyway)
+_places = {}  # what -> [repeats not yet reported, monotonic time of the last report]
+
+
 def internal_error(what):
     """Log the exception being handled as the agent's own failure in ``what``.
 
@@ -126,7 +134,46 @@ def internal_error(what):
     if STRICT:
         sys.stderr.write("otel-autoinstrument STRICT: internal error in %s\n" % what)
         raise
-    log(40, "internal error in %s (the application is not affected)", what, exc_info=exc_info)
+    _report(what, exc_info)
+
+
+def _report(what, exc_info):
+    """The first failure of a place with its traceback; later ones counted."""
+    now = time.monotonic()
+    place = _places.get(what)
+    if place is None:
+        if len(_places) >= _PLACES_MAX:
+            report_repeated_errors()
+            _places.clear()
+        _places[what] = [0, now]
+        log(40, "internal error in %s (the application is not affected)", what, exc_info=exc_info)
+        return
+    place[0] += 1
+    if now - place[1] >= REPEAT_REPORT_INTERVAL_S:
+        _summarize(what, place, now)
+
+
+def _summarize(what, place, now):
+    count, place[0], place[1] = place[0], 0, now
+    if count:
+        log(40, "internal error in %s happened %d more time(s) since it was last reported (%s)",
+            what, count, "logged once with its traceback, then counted")
+
+
+def _forget_counts_after_fork():
+    for place in _places.values():
+        place[0] = 0  # the parent reports its own repeats
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_counts_after_fork)
+
+
+def report_repeated_errors():
+    """One line per place whose repeats are not reported yet (called at exit)."""
+    now = time.monotonic()
+    for what, place in list(_places.items()):
+        _summarize(what, place, now)
 
 
 class capture_internal_errors:
@@ -146,6 +193,5 @@ class capture_internal_errors:
         if STRICT:
             sys.stderr.write("otel-autoinstrument STRICT: internal error in %s\n" % self.what)
             return False
-        log(40, "internal error in %s (the application is not affected)", self.what,
-            exc_info=(exc_type, exc, tb))
+        _report(self.what, (exc_type, exc, tb))
         return True

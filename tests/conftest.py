@@ -31,3 +31,12 @@ def service_name(request):
     """A service.name unique to this test."""
     base = re.sub(r"[^a-zA-Z0-9]+", "-", request.node.name)[:40].strip("-")
     return "%s-%s" % (base, uuid.uuid4().hex[:6])
+
+
+@pytest.fixture(autouse=True)
+def fresh_internal_error_places(monkeypatch):
+    """The agent logs an internal error once per place and process, then counts it:
+    each test starts as a fresh process would."""
+    from otel_autoinstrument import _log
+
+    monkeypatch.setattr(_log, "_places", {})

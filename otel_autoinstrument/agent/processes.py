@@ -275,7 +275,8 @@ def _enter_process_carrier(process):
 
 def flush_at_exit():
     """Flush and stop the agent within the exit bound: from ``atexit``, and from a
-    multiprocessing child's ``_bootstrap`` (where ``atexit`` will not run)."""
+    multiprocessing child's ``_bootstrap`` (where ``atexit`` will not run). Then the
+    internal errors repeated since they were last reported are summed up."""
     try:
         from ..export.prefork import hold_exit_signals
 
@@ -285,3 +286,4 @@ def flush_at_exit():
             agent.shutdown()
     except Exception:
         _log.internal_error("flushing at process exit")
+    _log.report_repeated_errors()

@@ -6,27 +6,31 @@
 * extracts the caller's context from the environ with the configured propagators and
   starts a SERVER span named ``{method}`` (renamed ``{method} {route}`` by the framework
   once the route is known, see ``WsgiRequest.set_route``), with the stable HTTP
-  attributes read from the environ;
+  attributes read from the environ. Every environ value may be hostile (non-ASCII,
+  bytes decoded as latin-1, lone surrogates): a value that cannot be understood gives
+  fewer attributes, never a lost span;
 * makes the span and the incoming baggage current while the application runs, so
   framework log records and child spans belong to the request;
 * wraps ``start_response`` to record the status (ERROR for 5xx) and, when configured,
   response headers;
-* wraps the returned iterable so the span ends when the server CLOSES it: a streamed
-  body is part of the request. The span is current again while each chunk is produced
-  and while the iterable closes. A ``wsgi.file_wrapper`` is returned as is (servers
-  recognise it by type and use sendfile); only its ``close`` is replaced. PEP 3333
-  servers always call ``close()``; a caller that never does (werkzeug's test client
-  until its response is closed) gets the span when it does.
+* hands the server the application's own response object, its ``close`` hooked on the
+  instance, or where that is impossible a transparent proxy (``wsgi_body``): a streamed
+  body is part of the request, so the span ends when the body ends, is closed, or is
+  dropped unclosed, whichever comes first.
 
 Per-request state lives in the environ (``ENVIRON_KEY``), where the frameworks' own
 hooks find it. Excluded URLs and requests already traced by an outer layer get no
 span and are served untouched.
 """
 
+from functools import partial
+from time import time_ns
+
 from .. import semconv
 from .._log import internal_error
 from ..trace.context import attach, detach, is_suppressed, reset_baggage, set_baggage
 from ..trace.span import SpanKind
+from . import wsgi_body
 from .http import HttpServer
 
 __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
@@ -34,13 +38,17 @@ __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
 ENVIRON_KEY = "otel_autoinstrument.request"
 
 _SERVER = SpanKind.SERVER
+_ASCII_DIGITS = frozenset("0123456789")
 
 
 class WsgiTracing:
     """The WSGI wrapper of one instrumentor: settings resolved once (``HttpServer``),
     caches shared by every request."""
 
-    def __init__(self, instrumentor, excluded_variable=None):
+    def __init__(self, instrumentor, excluded_variable=None, chunks=None):
+        """``chunks(result, request)``: a framework's way to trace the chunks of a response
+        object kept in place (see ``wsgi_body``), e.g. ``request.traced_next``."""
+        self.chunks = chunks
         self.http = http = HttpServer(instrumentor, excluded_variable)
         self.tracer = http.tracer
         self.propagator = http.propagator
@@ -103,7 +111,7 @@ class WsgiTracing:
         span = self.tracer.start_span(self.http.span_name(method), _SERVER, parent=parent)
         if span.is_recording():
             span.set_attributes(self._attributes(environ, method))
-        request = WsgiRequest(self, span, method, baggage, environ.get("wsgi.file_wrapper"))
+        request = WsgiRequest(self, span, method, baggage)
         environ[ENVIRON_KEY] = request
         request.activate()
         return request
@@ -111,10 +119,13 @@ class WsgiTracing:
     def _attributes(self, environ, method):
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         if not path.isascii():
-            path = _wire_path(path)
+            path = _on_the_wire(path)
+        query = environ.get("QUERY_STRING")
+        if query and not query.isascii():
+            query = _on_the_wire(query, _QUERY_SAFE)
         http = self.http
         return http.request_attributes(
-            method, environ.get("wsgi.url_scheme", "http"), path, environ.get("QUERY_STRING"),
+            method, environ.get("wsgi.url_scheme", "http"), path, query,
             environ.get("HTTP_HOST"), environ.get("SERVER_NAME"), environ.get("SERVER_PORT"),
             environ.get("REMOTE_ADDR"),
             environ.get(_environ_key(http.security.proxy_header)) if http.security.proxy_count else None,
@@ -128,16 +139,16 @@ class WsgiTracing:
 class WsgiRequest:
     """One traced request: its span, the context tokens, and what was recorded."""
 
-    __slots__ = ("tracing", "span", "method", "baggage", "file_wrapper", "error", "_start_response",
+    __slots__ = ("tracing", "span", "method", "baggage", "error", "watch", "_start_response",
                  "_span_token", "_baggage_token")
 
-    def __init__(self, tracing, span, method, baggage, file_wrapper):
+    def __init__(self, tracing, span, method, baggage):
         self.tracing = tracing
         self.span = span
         self.method = method
         self.baggage = baggage
-        self.file_wrapper = file_wrapper
         self.error = None
+        self.watch = None  # while the server holds the response (wsgi_body.Watch)
         self._start_response = None
         self._span_token = None
         self._baggage_token = None
@@ -179,6 +190,16 @@ class WsgiRequest:
         self.error = exc
         self.tracing.http.error(self.span, exc)
 
+    def traced_next(self, next_function):
+        """``next_function`` (a response object's own way to produce its next chunk) with
+        the request current while it runs; its StopIteration ends the span."""
+        return partial(self.next_chunk, next_function)
+
+    def traced_iterator(self, iterator):
+        """``iterator`` whose chunks are produced with the request current; its end ends
+        the span."""
+        return wsgi_body.Chunks(iterator, self)
+
     # -- the WSGI protocol -----------------------------------------------------------
 
     def start_response(self, status, headers, *args, **kwargs):
@@ -192,7 +213,9 @@ class WsgiRequest:
         span = self.span
         if not span.is_recording():
             return
-        self.tracing.http.response(span, int(status[:3]), headers, self.error)
+        code = status_code(status)
+        if code is not None:
+            self.tracing.http.response(span, code, headers, self.error)
 
     def failed(self, exc):
         """The application raised: record, end, leave the context as it was."""
@@ -204,22 +227,22 @@ class WsgiRequest:
             internal_error("ending a WSGI server span")
 
     def returned(self, result):
-        """The application returned its iterable: the span ends when it is closed."""
+        """The application returned its iterable: the span ends with the body."""
         try:
             self.deactivate()
-            return _wrap_body(result, self)
+            return wsgi_body.keep_body(result, self, self.tracing.chunks)
         except Exception:
-            internal_error("wrapping a WSGI response")
-            self.span.end()
+            internal_error("keeping a WSGI response")
+            self.end()
             return result
 
-    def run(self, function):
-        """Call ``function()`` with the request current again (the body's chunks and its
+    def run(self, function, *args, **kwargs):
+        """Call ``function`` with the request current again (the body's chunks and its
         close); an exception is recorded and passes through untouched."""
         span_token = attach(self.span)
         baggage_token = set_baggage(self.baggage) if self.baggage is not None else None
         try:
-            return function()
+            return function(*args, **kwargs)
         except StopIteration:
             raise
         except BaseException as exc:
@@ -233,70 +256,19 @@ class WsgiRequest:
                 reset_baggage(baggage_token)
             detach(span_token)
 
-    def end(self):
+    def next_chunk(self, next_function):
+        """``run(next_function)`` for one chunk of the body, inlined (it runs per chunk);
+        the body's end (StopIteration) ends the span."""
+        span_token = attach(self.span)
+        baggage_token = set_baggage(self.baggage) if self.baggage is not None else None
         try:
-            self.span.end()
-        except Exception:
-            internal_error("ending a WSGI server span")
-
-
-def _wrap_body(result, request):
-    file_wrapper = request.file_wrapper
-    if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
-        # Servers recognise a wsgi.file_wrapper by its type to use sendfile: keep it.
-        if _end_on_close(result, request):
-            return result
-    if hasattr(type(result), "__len__"):
-        return SizedBody(result, request)
-    return Body(result, request)
-
-
-def _end_on_close(file_wrapper, request):
-    original = getattr(file_wrapper, "close", None)
-
-    def close():
-        try:
-            if original is not None:
-                request.run(original)
-        finally:
-            request.end()
-
-    try:
-        file_wrapper.close = close
-    except (AttributeError, TypeError):
-        return False  # a file wrapper with slots: the generic body wrapper will do
-    return True
-
-
-class Body:
-    """The application's response iterable, unchanged for the server, except that the
-    request's span is current while it produces chunks and ends when it is closed."""
-
-    __slots__ = ("_iterable", "_iterator", "_request")
-
-    def __init__(self, iterable, request):
-        self._iterable = iterable
-        self._iterator = None
-        self._request = request
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        # WsgiRequest.run, inlined: this runs once per chunk.
-        request = self._request
-        span_token = attach(request.span)
-        baggage_token = set_baggage(request.baggage) if request.baggage is not None else None
-        try:
-            iterator = self._iterator
-            if iterator is None:
-                iterator = self._iterator = iter(self._iterable)
-            return next(iterator)
+            chunk = next_function()
         except StopIteration:
+            self.end()
             raise
         except BaseException as exc:
             try:
-                request.record_exception(exc)
+                self.record_exception(exc)
             except Exception:
                 internal_error("recording a WSGI body error")
             raise
@@ -304,28 +276,31 @@ class Body:
             if baggage_token is not None:
                 reset_baggage(baggage_token)
             detach(span_token)
+        watch = self.watch
+        if watch is not None:
+            watch.last_ns = time_ns()
+        return chunk
 
-    def close(self):
-        request = self._request
+    def end(self):
+        """The body ended or was closed (idempotent)."""
         try:
-            close = getattr(self._iterable, "close", None)
-            if close is not None:
-                request.run(close)
-        finally:
-            request.end()
-
-    def __getattr__(self, name):
-        # Anything else a server or middleware looks for is the application's.
-        return getattr(self._iterable, name)
+            if self.watch is not None:
+                wsgi_body.forget(self.watch)
+            self.span.end()
+        except Exception:
+            internal_error("ending a WSGI server span")
 
 
-class SizedBody(Body):
-    """For iterables with a length (wsgiref sets Content-Length from ``len()``)."""
-
-    __slots__ = ()
-
-    def __len__(self):
-        return len(self._iterable)
+def status_code(status):
+    """The code of a status line (``"404 Not Found"``), or None when it has none: only
+    three ASCII digits count (``"\xb2\xb2\xb2"`` passes ``isdigit()``)."""
+    if isinstance(status, bytes):
+        status = status.decode("latin-1")
+    if not isinstance(status, str) or len(status) < 3 or not _ASCII_DIGITS.issuperset(status[:3]):
+        return None
+    if len(status) > 3 and status[3] != " ":
+        return None
+    return int(status[:3])
 
 
 def _environ_key(name):
@@ -351,12 +326,18 @@ def _full_url(environ):
     return url + "?" + query if query else url
 
 
-def _wire_path(path):
-    """PEP 3333 paths are bytes decoded as latin-1: give them back percent-encoded."""
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def _on_the_wire(text, safe=_PATH_SAFE):
+    """PEP 3333 paths and queries are bytes decoded as latin-1: give them back
+    percent-encoded, as the client sent them. Text that is not latin-1 (a server that
+    decoded UTF-8, lone surrogates) is percent-encoded from UTF-8; never raises."""
     from urllib.parse import quote
 
     try:
-        return quote(path.encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
+        raw = text.encode("latin-1")
     except UnicodeEncodeError:
-        return path
-
+        raw = text.encode("utf-8", "surrogatepass")
+    return quote(raw, safe=safe)

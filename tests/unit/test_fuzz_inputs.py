@@ -219,3 +219,94 @@ def test_any_header_list_is_sent_cleaned_or_reported(local_receiver, headers):
     # The headers that survived validation are ones HTTP can carry: the receiver took it.
     assert (result.exported, result.dropped) == (1, 0), result
     exporter.shutdown()
+
+
+# --- the WSGI layer: every environ key and header it reads -----------------------------------
+
+def wsgi_tracing(**env):
+    from support.wsgi import make_tracing
+
+    return make_tracing(**{
+        "OTEL_PROPAGATORS": ",".join(ALL_PROPAGATORS), "OTEL_PYTHON_EXCLUDED_URLS": "/__excluded__",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": ".*",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE": ".*",
+        "OTEL_PYTHON_TRUSTED_PROXY_COUNT": "1", **env})
+
+
+@pytest.fixture(scope="module")
+def wsgi_tracings():
+    return [wsgi_tracing(), wsgi_tracing(OTEL_PYTHON_TRUSTED_PROXY_HEADER="forwarded",
+                                         OTEL_PYTHON_CAPTURE_ENDUSER_ID="true")]
+
+
+# Text as servers hand it over: any code point (lone surrogates too), bytes decoded as
+# latin-1 (PEP 3333), undecodable UTF-8 kept as surrogates, near-valid values.
+hostile_text = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=40),
+    st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
+    st.binary(max_size=40).map(lambda b: b.decode("utf-8", "surrogateescape")),
+    st.sampled_from(["x:\xb2", "x:\u0663", "[::1]:\xb9", "[", "]:80", "h:99999", "h:-1", "h:0x10", ":", "@",
+                     "GET", "get", "G\u00c9T", "HTTP/1.1", "HTTP/\xb9", "/caf\u00e9", "/\udcff", "%zz",
+                     "unknown", "_hidden", "for=", "for=\"[::1\"", "1.2.3.4, 5.6.7.8", "", " "]),
+    near_traceparent)
+ENVIRON_KEYS = ["REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
+                "SERVER_PROTOCOL", "REMOTE_ADDR", "CONTENT_TYPE", "CONTENT_LENGTH", "wsgi.url_scheme",
+                "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_TRACEPARENT",
+                "HTTP_TRACESTATE", "HTTP_BAGGAGE", "HTTP_B3", "HTTP_X_B3_TRACEID", "HTTP_X_B3_SPANID",
+                "HTTP_X_B3_SAMPLED", "HTTP_X_REQUEST_ID", "HTTP_AUTHORIZATION", "HTTP_\u00e9", "HTTP_"]
+status_line = st.one_of(hostile_text, st.builds(lambda code, reason: code + reason,
+                                                st.sampled_from(["200", "500", "404", "\xb2\xb2\xb2", "99", "",
+                                                                 "2000", "-10", "0x1"]),
+                                                st.sampled_from([" OK", "", " \u00e9", " \udcff"])))
+header_pairs = st.lists(st.one_of(st.tuples(hostile_text, hostile_text), st.tuples(st.binary(), st.binary())),
+                        max_size=4)
+
+
+class ClosingBody:
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        pass
+
+
+BODIES = [lambda chunks: chunks, lambda chunks: (chunk for chunk in chunks), ClosingBody]
+
+
+@FAST
+@given(environ=st.dictionaries(st.sampled_from(ENVIRON_KEYS), hostile_text),
+       status=status_line, headers=header_pairs, which=st.integers(0, 1), kind=st.integers(0, len(BODIES) - 1))
+def test_any_request_gives_a_span_and_the_application_its_response(wsgi_tracings, environ, status, headers,
+                                                                   which, kind):
+    tracing, memory = wsgi_tracings[which]
+    memory.spans.clear()
+    chunks = [b"app's own ", b"body"]
+    body = BODIES[kind](chunks)
+    seen = {}
+
+    def app(environ, start_response):
+        seen["write"] = start_response(status, headers)
+        return body
+
+    def start_response(status_line, response_headers, exc_info=None):
+        seen["start_response"] = (status_line, response_headers, exc_info)
+        return "the server's write"
+
+    environ = dict(environ)
+    result = tracing(app, None, (environ, start_response), {})
+    # What the application answered reached the server unchanged.
+    assert seen["start_response"] == (status, headers, None) and seen["write"] == "the server's write"
+    assert isinstance(result, type(body)) and (result is body or kind != 2)
+    assert list(result) == chunks
+    if hasattr(result, "close"):
+        result.close()
+    excluded = "/__excluded__" in environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if excluded:
+        return
+    (span,) = memory.spans
+    assert span.end_ns is not None
+    for key, value in span.attributes.items():
+        assert isinstance(value, (str, int, bool, tuple)), (key, value)

@@ -1,4 +1,4 @@
-"""The shared WSGI tracing (instrumentors/_wsgi.py), driven in-process.
+"""The shared WSGI tracing (otel_autoinstrument/instrumentation/wsgi.py), driven in-process.
 
 Tiny real WSGI applications are called the way a server calls them (PEP 3333: call,
 iterate, close) through ``WsgiTracing``, the wrapper the Flask and Django
@@ -10,21 +10,15 @@ import wsgiref.util
 
 import pytest
 
-from otel_autoinstrument import _log, config
-from otel_autoinstrument.instrumentation import (
-    Instrumentor, current_span, get_baggage, get_current_span, use_span)
-from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
-from otel_autoinstrument.agent.startup import Agent
+from otel_autoinstrument import _log
+from otel_autoinstrument.instrumentation import current_span, get_baggage, get_current_span, use_span
+from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY
 from otel_autoinstrument.trace.context import suppress, unsuppress
-from support.memory import MemoryProcessor
+from support.wsgi import environ_for, hello, make_tracing, serve
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
 TRACEPARENT = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
-
-
-class _Plain(Instrumentor):
-    name = "wsgi-test"
 
 
 @pytest.fixture(autouse=True)
@@ -32,66 +26,9 @@ def strict(monkeypatch):
     monkeypatch.setattr(_log, "STRICT", True)
 
 
-def make_tracing(**env):
-    environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
-    environ.update(env)
-    agent = Agent(config.load(environ))
-    memory = MemoryProcessor()
-    agent.provider.add_processor(memory)
-    instrumentor = _Plain()
-    instrumentor.instrument(agent)
-    return WsgiTracing(instrumentor, "OTEL_PYTHON_FLASK_EXCLUDED_URLS"), memory
-
-
 @pytest.fixture
 def traced():
     return make_tracing()
-
-
-def environ_for(path="/", query="", method="GET", headers=None, **extra):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
-    for name, value in (headers or {}).items():
-        environ["HTTP_" + name.upper().replace("-", "_")] = value
-    environ.update(extra)
-    wsgiref.util.setup_testing_defaults(environ)
-    return environ
-
-
-class Served:
-    def __init__(self):
-        self.status = None
-        self.headers = None
-        self.body = b""
-        self.result = None
-        self.exc_info = None
-
-
-def serve(tracing, app, environ, consume=True):
-    """Call ``app`` through the tracing wrapper as a WSGI server does."""
-    served = Served()
-
-    def start_response(status, headers, exc_info=None):
-        served.status, served.headers, served.exc_info = status, headers, exc_info
-        return served_write
-
-    def served_write(data):
-        served.body += data
-
-    result = tracing(app, None, (environ, start_response), {})
-    served.result = result
-    if consume:
-        try:
-            for chunk in result:
-                served.body += chunk
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-    return served
-
-
-def hello(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Custom", "yes")])
-    return [b"hello"]
 
 
 def test_attributes_from_the_environ(traced):
@@ -337,8 +274,9 @@ def test_result_keeps_its_length_and_attributes(traced):
     served = serve(tracing, app, environ_for(), consume=False)
     assert len(served.result) == 2  # wsgiref sets Content-Length from len() of one block
     assert served.result.extra == "kept"
+    assert not hasattr(served.result, "close")  # as the list: the span ends with the body
+    assert memory.spans == []
     assert list(served.result) == [b"one", b"two"]
-    served.result.close()  # the list has no close(): closing still ends the span
     assert len(memory.spans) == 1
 
 
@@ -476,6 +414,5 @@ def test_keyword_arguments_are_traced_too(traced):
 
     result = tracing(hello, None, (), {"environ": environ_for(), "start_response": start_response})
     assert list(result) == [b"hello"]
-    result.close()
     assert statuses == ["200 OK"]
     assert memory.spans[0].attributes["http.response.status_code"] == 200

@@ -1,24 +1,43 @@
 """SQLAlchemy: one CLIENT span per statement sent to the database.
 
-Listens to SQLAlchemy's own events on the ``Engine`` class rather than wrapping
-``create_engine``: class-level listeners fire for every engine, created before or
-after the agent started (also through a ``from sqlalchemy import create_engine``
-bound early), for Core and ORM alike, and for the sync engine behind an
-``AsyncEngine``. Since SQLAlchemy 2.0 ``handle_error`` is a dialect event; listening
-on the ``Engine`` class still registers it for every dialect.
+Listens to SQLAlchemy's own events on each ``Engine`` instance, never on the ``Engine``
+class: a class-level listener sets ``Engine._has_events`` for good (removing it does not
+reset the flag), so every engine, traced or not, would report events and dispatch
+them, which SQLAlchemy's own tests (``test_add_event_after_connect``) notice.
+
+Where engines are found:
+
+* ``Engine.__init__`` (patched where it is defined): every engine made after the agent
+  started, whatever made it (``create_engine`` however it was imported,
+  ``engine_from_config``, the sync engine behind an ``AsyncEngine``, a direct
+  ``Engine(...)``). ``create_engine`` itself is not wrapped: a name bound before the
+  agent started would miss it. ``Engine.execution_options()`` copies
+  (``OptionEngine``) do not run ``Engine.__init__``; they share their parent's
+  listeners through SQLAlchemy's dispatch join, so they are covered by the parent.
+* Engines made before the agent started (SQLAlchemy imported before a late
+  ``start()``): found once, at instrumentation, by walking the garbage collector's
+  objects. That walk costs a few milliseconds on a large heap, so it runs only when
+  SQLAlchemy was imported before the agent (``imported_before_start``); otherwise no
+  engine can exist yet. Connections already open on such an engine are covered too:
+  SQLAlchemy joins a connection's dispatch to its engine's, so listeners added later
+  reach it.
+
+A connection made with ``_has_events=False`` keeps its promise: it dispatches no
+engine event, so its statements are not traced.
 
 The span lives on SQLAlchemy's execution context from ``before_cursor_execute`` to
-``after_cursor_execute`` (or ``handle_error``). One context may run several cursor
-executions (2.0's "insertmanyvalues" batches), always one after the other, so one
-slot per context is enough. Statements run without an execution context
-(SQLAlchemy's internal ``_cursor_execute``, e.g. pre-executing a sequence on 1.4)
-are not traced.
+``after_cursor_execute`` (or ``handle_error``, a dialect event since 2.0, reached
+through the engine). One context may run several cursor executions (2.0's
+"insertmanyvalues" batches), always one after the other, so one slot per context is
+enough. Statements run without an execution context (SQLAlchemy's internal
+``_cursor_execute``, e.g. pre-executing a sequence on 1.4) are not traced.
 """
+
+import functools
 
 from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, is_suppressed
 
 _SLOT = "_otel_autoinstrument_span"
-_TARGET = "_otel_autoinstrument_db"
 
 
 class SQLAlchemyInstrumentor(Instrumentor):
@@ -29,39 +48,60 @@ class SQLAlchemyInstrumentor(Instrumentor):
     def __init__(self):
         super().__init__()
         self._spans = None
-        self._listening = []
+        self._engines = None  # engine -> its listeners, for uninstrument()
+
+    def patches(self):
+        return [("sqlalchemy.engine.base", "Engine.__init__", self._engine_init)]
 
     def _instrument(self):
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
+        import weakref
 
         from otel_autoinstrument.instrumentation.db import DbSpans  # loaded when SQLAlchemy is
 
         self._spans = DbSpans(self.tracer, self.settings)
-        for identifier, listener in (
-            ("before_cursor_execute", self._on_before_cursor_execute),
-            ("after_cursor_execute", self._on_after_cursor_execute),
-            ("handle_error", self._on_handle_error),
-        ):
-            event.listen(Engine, identifier, listener)
-            self._listening.append((Engine, identifier, listener))
+        self._engines = weakref.WeakKeyDictionary()
+        if self.imported_before_start:
+            for engine in _existing_engines():
+                self.listen(engine)
 
     def _uninstrument(self):
         from sqlalchemy import event
 
-        while self._listening:
-            target, identifier, listener = self._listening.pop()
-            if event.contains(target, identifier, listener):
-                event.remove(target, identifier, listener)
+        engines, self._engines = self._engines, None
+        for engine, listeners in list((engines or {}).items()):
+            for identifier, listener in listeners:
+                if event.contains(engine, identifier, listener):
+                    event.remove(engine, identifier, listener)
 
-    def _on_before_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
+    def _engine_init(self, wrapped, instance, args, kwargs):
+        wrapped(*args, **kwargs)
+        with capture_internal_errors("sqlalchemy: listening to a new engine"):
+            self.listen(instance)
+
+    def listen(self, engine):
+        """Trace the statements of ``engine`` (and of its ``execution_options()`` copies)."""
+        from sqlalchemy import event
+
+        engines = self._engines
+        if engines is None or engine in engines:
+            return
+        url = engine.url
+        database = url.database
+        target = self._spans.target(engine.dialect.name, None if database == ":memory:" else database,
+                                    url.host, url.port)
+        listeners = (
+            ("before_cursor_execute", functools.partial(self._on_before_cursor_execute, target)),
+            ("after_cursor_execute", self._on_after_cursor_execute),
+            ("handle_error", self._on_handle_error),
+        )
+        for identifier, listener in listeners:
+            event.listen(engine, identifier, listener)
+        engines[engine] = listeners
+
+    def _on_before_cursor_execute(self, target, conn, cursor, statement, parameters, context, executemany):
         if context is None or is_suppressed():
             return
         with capture_internal_errors("sqlalchemy: starting a database span"):
-            engine = conn.engine
-            target = engine.__dict__.get(_TARGET)
-            if target is None:
-                target = self._target(engine)
             setattr(context, _SLOT, self._spans.start(target, statement))
 
     def _on_after_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
@@ -81,11 +121,21 @@ class SQLAlchemyInstrumentor(Instrumentor):
                 # parameters in its message, which must never be recorded.
                 self._spans.finish(span, exception_context.original_exception)
 
-    def _target(self, engine):
-        url = engine.url
-        database = url.database
-        if database == ":memory:":
-            database = None
-        target = self._spans.target(engine.dialect.name, database, url.host, url.port)
-        engine.__dict__[_TARGET] = target
-        return target
+
+def _existing_engines():
+    """The engines alive now, except ``execution_options()`` copies (their parent's
+    listeners reach them)."""
+    import gc
+
+    from sqlalchemy.engine.base import Engine, OptionEngineMixin
+
+    types = set()
+    pending = [Engine]
+    while pending:
+        cls = pending.pop()
+        if cls not in types:
+            types.add(cls)
+            pending.extend(cls.__subclasses__())
+    types = {cls for cls in types if not issubclass(cls, OptionEngineMixin)}
+    # An instance refers to its class (a heap type): one walk finds them all.
+    return [obj for obj in gc.get_referrers(*types) if type(obj) in types]

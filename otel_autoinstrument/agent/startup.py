@@ -178,7 +178,10 @@ def _load_instrumentors(agent):
         state.instrumentor = instrumentor
         state.status = "waiting"
         state.detail = "patches on import of " + ", ".join(instrumentor.modules)
-        early += [m for m in instrumentor.modules if m in sys.modules]
+        imported = [m for m in instrumentor.modules if m in sys.modules]
+        if imported:
+            instrumentor.imported_before_start = True
+            early += imported
         for module in instrumentor.modules:
             when_imported(module, _activator(agent, state))
     _hook_opentelemetry(agent, installed, disabled)

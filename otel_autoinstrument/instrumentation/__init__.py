@@ -23,6 +23,11 @@ first imported, then calls ``instrument(agent)``. The base ``instrument`` applie
 ``uninstrument`` restores them in reverse. Both are idempotent. An instrumentor that
 needs more (event listeners, signals) overrides ``_instrument`` / ``_uninstrument``.
 
+``imported_before_start`` is True when a module in ``modules`` was imported before the
+agent started (a late ``start()``, a ``.pth`` file): objects the library made before then
+may exist, and an instrumentor that keeps state on them (SQLAlchemy's engines) can look
+for them; otherwise nothing can exist yet and the search is skipped.
+
 ``agent`` gives the instrumentor what it needs from the core: ``agent.tracer``,
 ``agent.settings`` (the one config object: instrumentors never read os.environ),
 ``agent.propagator`` and ``agent.logs`` (the log pipeline, or None).
@@ -72,6 +77,7 @@ class Instrumentor:
     name = ""
     requires = ()
     modules = ()
+    imported_before_start = False
 
     def __init__(self):
         self.agent = None

@@ -95,6 +95,9 @@ def raw_request(port, request):
 
 
 def test_hostile_header_values_keep_the_span_and_print_no_traceback(receiver, service_name):
+    """Production mode (not strict): a value the agent cannot understand would print a
+    traceback per request (gunicorn itself refuses a malformed status line; the unit and
+    fuzz tests cover those)."""
     port = free_port()
     env = agent_env(receiver, service_name, AUTOINSTRUMENT_STRICT="0", OTEL_PYTHON_TRUSTED_PROXY_COUNT="1",
                     OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=".*")

@@ -1,0 +1,126 @@
+"""Instrumenting SQLAlchemy leaves SQLAlchemy's event semantics as they were.
+
+In-process, with the real instrumentor and an in-memory SQLite database: the agent
+listens on each engine, never on the ``Engine`` class, so engines it does not trace keep
+``_has_events`` False, and the application's own listeners behave as SQLAlchemy's own
+tests (test/engine/test_execute.py) expect.
+"""
+
+from unittest.mock import Mock
+
+import pytest
+from sqlalchemy import create_engine, event, select
+from sqlalchemy.engine import Connection, Engine
+
+from otel_autoinstrument import _log, config
+from otel_autoinstrument.agent.startup import Agent
+from otel_autoinstrument.instrumentors.sqlalchemy import SQLAlchemyInstrumentor
+from support.memory import MemoryProcessor
+
+
+@pytest.fixture
+def instrumented(monkeypatch):
+    monkeypatch.setattr(_log, "STRICT", True)
+    agent = Agent(config.load({"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}))
+    memory = MemoryProcessor()
+    agent.provider.add_processor(memory)
+
+    def instrument(imported_before_start=False):
+        instrumentor = SQLAlchemyInstrumentor()
+        instrumentor.imported_before_start = imported_before_start
+        instrumentor.instrument(agent)
+        instruments.append(instrumentor)
+        return instrumentor
+
+    instruments = []
+    yield instrument, memory
+    for instrumentor in instruments:
+        instrumentor.uninstrument()
+
+
+def statements(memory):
+    return [span.attributes["db.query.text"] for span in memory.spans]
+
+
+def test_no_class_level_flag_while_instrumented_or_after(instrumented):
+    instrument, memory = instrumented
+    instrumentor = instrument()
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(select(1))
+    assert statements(memory) == ["SELECT ?"]
+    assert Engine._has_events is False and getattr(Connection, "_has_events", False) is False
+    instrumentor.uninstrument()
+    assert len(engine.dispatch.before_cursor_execute) == 0  # the agent's listeners are gone
+    assert not create_engine("sqlite://")._has_events  # an engine nobody listens to
+
+
+def test_add_event_after_connect(instrumented):
+    """SQLAlchemy's own test, on a traced engine: a listener the application adds after
+    connecting reaches the open connection."""
+    instrument, memory = instrumented
+    instrument()
+    canary = Mock()
+    e1 = create_engine("sqlite://")
+    conn = e1.connect()
+    event.listen(e1, "before_execute", canary.be1)
+    conn.execute(select(1))
+    assert canary.be1.call_count == 1
+    conn.execute(select(1))
+    assert canary.be1.call_count == 2
+    conn.close()
+    assert statements(memory) == ["SELECT ?", "SELECT ?"]
+
+
+def test_add_event_after_connect_on_an_engine_the_agent_does_not_trace(instrumented):
+    """The same test exactly as SQLAlchemy runs it, once the agent is uninstrumented:
+    an engine it does not trace has no events."""
+    instrument, memory = instrumented
+    instrument().uninstrument()
+    canary = Mock()
+    e1 = create_engine("sqlite://")
+    assert not e1._has_events
+    conn = e1.connect()
+    event.listen(e1, "before_execute", canary.be1)
+    conn.execute(select(1))
+    assert canary.be1.call_count == 1
+    conn.close()
+    assert memory.spans == []
+
+
+def test_force_conn_events_false(instrumented):
+    """SQLAlchemy's own test: a connection made with ``_has_events=False`` dispatches none
+    of its engine's events, the agent's included."""
+    instrument, memory = instrumented
+    instrument()
+    canary = Mock()
+    e1 = create_engine("sqlite://")
+    event.listen(e1, "before_execute", canary.be1)
+    conn = e1._connection_cls(e1, connection=e1.raw_connection(), _has_events=False)
+    conn.execute(select(1))
+    assert canary.be1.call_count == 0
+    conn.close()
+    assert memory.spans == []
+
+
+def test_copies_async_engines_and_engines_made_before(instrumented):
+    instrument, memory = instrumented
+    before = create_engine("sqlite://")
+    open_before = before.connect()
+    copy_before = before.execution_options(compiled_cache=None)
+    instrument(imported_before_start=True)
+    engine = create_engine("sqlite://")
+    copy_after = engine.execution_options(compiled_cache=None)
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async_engine = create_async_engine("sqlite+aiosqlite://")
+    for number, target in enumerate((open_before, copy_before, engine, copy_after)):
+        if isinstance(target, Connection):
+            target.execute(select(number))
+        else:
+            with target.connect() as conn:
+                conn.execute(select(number))
+    open_before.close()
+    assert statements(memory) == ["SELECT ?"] * 4
+    assert async_engine.sync_engine._has_events  # listened to when it was made
+    assert not Engine._has_events

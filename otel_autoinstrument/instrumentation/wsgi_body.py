@@ -29,7 +29,7 @@ from time import time_ns
 
 from .._log import internal_error
 
-__all__ = ["Body", "CloseHook", "UNCLOSED_ATTRIBUTE", "keep_body", "pending_count"]
+__all__ = ["Body", "Chunks", "CloseHook", "UNCLOSED_ATTRIBUTE", "keep_body", "pending_count"]
 
 UNCLOSED_ATTRIBUTE = "otel_autoinstrument.response.unclosed"
 
@@ -99,7 +99,6 @@ class CloseHook:
             bind = getattr(type(close), "__get__", None)
             if bind is not None:
                 close = bind(close, target, type(target))
-        self._previous = None
         return close
 
 

@@ -46,13 +46,16 @@ def test_django_returns_its_own_response_objects(receiver, service_name):
     assert seen["hello_close_restored"]
     assert seen["stream_is_own"] and seen["stream_body"] == "abc"
     assert seen["file_is_file_wrapper"] and seen["file_starts"] == '"""' and seen["file_closed"]
-    spans = receiver.wait_for_spans(service=service_name, predicate=lambda s: len(servers_by_step(s)) == 3)
+    assert seen["own_test_file_wrapper"]
+    spans = receiver.wait_for_spans(service=service_name, predicate=lambda s: len(servers_by_step(s)) == 4)
     steps = servers_by_step(spans)
     assert {name: len(found) for name, found in steps.items()} == {
-        "django-hello": 1, "django-stream": 1, "django-file": 1}
+        "django-hello": 1, "django-stream": 1, "django-file": 1, "django-file-own-test": 1}
     (stream,) = steps["django-stream"]
     check_stream(spans, stream)
-    assert not any(UNCLOSED in s.attributes for s in spans)
+    (dropped,) = steps.pop("django-file-own-test")
+    assert dropped.attributes[UNCLOSED] is True
+    assert not any(UNCLOSED in s.attributes for found in steps.values() for s in found)
 
 
 def test_flask_returns_its_own_objects_and_test_client_requests_all_end(receiver, service_name):

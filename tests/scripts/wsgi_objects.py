@@ -86,6 +86,17 @@ def django_checks():
     response.close()
     seen["file_closed"] = made["file"].file_to_stream.closed
 
+    class OwnTestFileWrapper:
+        """Django's own tests/wsgi test_file_wrapper: no close, no iteration."""
+
+        def __init__(self, filelike, blksize=8192):
+            filelike.close()
+
+    response = application(environ_for("/file/", "django-file-own-test", **{"wsgi.file_wrapper": OwnTestFileWrapper}),
+                           start_response)
+    seen["own_test_file_wrapper"] = isinstance(response, OwnTestFileWrapper)
+    del response  # dropped: nobody could close it
+
 
 def flask_checks(requests_read, requests_unread, never_closed):
     from flask import Flask, Response

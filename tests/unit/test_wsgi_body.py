@@ -147,6 +147,15 @@ def test_a_close_kept_by_the_caller_still_closes_the_object(traced):
     assert closed == [True]
     (span,) = memory.spans
     assert UNCLOSED not in span.attributes
+    close()  # closing again does what it would do without the agent
+    assert closed == [True, True] and len(memory.spans) == 1
+
+    own = Response()
+    own.close = own_close = lambda: closed.append("own")  # as wsgiref's FileWrapper sets it
+    close = serve(tracing, returning(own), environ_for(), consume=False).result.close
+    close()
+    close()
+    assert closed[2:] == ["own", "own"] and own.close is own_close and len(memory.spans) == 2
 
 
 def behaviour(operation, obj):

@@ -294,13 +294,23 @@ class WsgiRequest:
 def status_code(status):
     """The code of a status line (``"404 Not Found"``), or None when it has none: only
     three ASCII digits count (``"\xb2\xb2\xb2"`` passes ``isdigit()``)."""
-    if isinstance(status, bytes):
+    if type(status) is str:
+        code = _status_codes.get(status)
+        if code is not None:
+            return code
+    elif isinstance(status, bytes):
         status = status.decode("latin-1")
     if not isinstance(status, str) or len(status) < 3 or not _ASCII_DIGITS.issuperset(status[:3]):
         return None
     if len(status) > 3 and status[3] != " ":
         return None
-    return int(status[:3])
+    code = int(status[:3])
+    if len(_status_codes) < 256:  # applications use a handful of status lines
+        _status_codes[status] = code
+    return code
+
+
+_status_codes = {}
 
 
 def _environ_key(name):

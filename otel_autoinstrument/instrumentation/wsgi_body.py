@@ -284,20 +284,17 @@ class Watch:
     response is dropped unclosed. It holds the span alone, never the request (whose
     ``start_response`` may lead to the server's handler, and from there to the response)."""
 
-    __slots__ = ("span", "last_ns", "pid")
+    __slots__ = ("span", "last_ns")
 
     def __init__(self, span):
         self.span = span
         self.last_ns = time_ns()  # the last sign of life: the application's return, a chunk
-        self.pid = os.getpid()
 
     def dropped(self, ref=None):
         """Nobody closed the response (garbage-collected, or the process exits): end the
         span at the last sign of life, marked so it shows."""
-        # In a child forked without at-fork hooks (uWSGI) the parent's requests are the
-        # parent's to end and export.
-        if _pending.pop(self, None) is None or self.pid != os.getpid():
-            return
+        if _pending.pop(self, None) is None:
+            return  # ended the ordinary way meanwhile
         try:
             span = self.span
             if span.is_recording():
@@ -340,6 +337,8 @@ def _end_pending_at_exit():
 
 
 def _forget_after_fork():
+    # The parent's requests are the parent's to end and export. (A server that forks
+    # without Python's at-fork hooks, uWSGI, forks before it serves: nothing pending.)
     _pending.clear()
 
 

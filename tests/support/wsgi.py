@@ -4,11 +4,26 @@ close)."""
 
 import wsgiref.util
 
-from otel_autoinstrument import config
+import pytest
+
+from otel_autoinstrument import _log, config
 from otel_autoinstrument.agent.startup import Agent
 from otel_autoinstrument.instrumentation import Instrumentor
 from otel_autoinstrument.instrumentation.wsgi import WsgiTracing
 from support.memory import MemoryProcessor
+
+
+@pytest.fixture
+def strict(monkeypatch):
+    """Strict mode: an error the agent would swallow fails the test (import it into a
+    test module and ``pytest.mark.usefixtures`` it, or use it as ``pytestmark``)."""
+    monkeypatch.setattr(_log, "STRICT", True)
+
+
+@pytest.fixture
+def traced():
+    """``(WsgiTracing, MemoryProcessor)`` with the default settings."""
+    return make_tracing()
 
 
 class _Plain(Instrumentor):

@@ -10,25 +10,17 @@ import wsgiref.util
 
 import pytest
 
-from otel_autoinstrument import _log
 from otel_autoinstrument.instrumentation import current_span, get_baggage, get_current_span, use_span
 from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY
 from otel_autoinstrument.trace.context import suppress, unsuppress
-from support.wsgi import environ_for, hello, make_tracing, serve
+from support.wsgi import environ_for, hello, make_tracing, serve, strict, traced  # noqa: F401 (fixtures)
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 PARENT_ID = "b7ad6b7169203331"
 TRACEPARENT = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    monkeypatch.setattr(_log, "STRICT", True)
-
-
-@pytest.fixture
-def traced():
-    return make_tracing()
+pytestmark = pytest.mark.usefixtures("strict")
 
 
 def test_attributes_from_the_environ(traced):

@@ -17,22 +17,14 @@ import wsgiref.util
 
 import pytest
 
-from otel_autoinstrument import _log
 from otel_autoinstrument.instrumentation import current_span
 from otel_autoinstrument.instrumentation import wsgi_body
-from support.wsgi import environ_for, make_tracing, serve
+from support.wsgi import environ_for, make_tracing, serve, strict, traced  # noqa: F401 (fixtures)
 
 UNCLOSED = wsgi_body.UNCLOSED_ATTRIBUTE
 
 
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    monkeypatch.setattr(_log, "STRICT", True)
-
-
-@pytest.fixture
-def traced():
-    return make_tracing()
+pytestmark = pytest.mark.usefixtures("strict")
 
 
 def returning(result, status="200 OK"):

@@ -156,8 +156,8 @@ def _report(what, exc_info):
 def _summarize(what, place, now):
     count, place[0], place[1] = place[0], 0, now
     if count:
-        log(40, "internal error in %s happened %d more time(s) since it was last reported (%s)",
-            what, count, "logged once with its traceback, then counted")
+        log(40, "internal error in %s happened %d more time(s) since it was last reported "
+            "(logged once with its traceback, then counted)", what, count)
 
 
 def _forget_counts_after_fork():

@@ -180,7 +180,7 @@ def connect_django_login_failed():
         try:
             traced = request.META.get(ENVIRON_KEY) if request is not None else None
             span = traced.span if traced is not None else get_current_span()
-            if span is not None and span.is_recording():
+            if span.is_recording():
                 record_auth_failure(span, reason="login_failed")
         except Exception:
             internal_error("recording a Django login failure")

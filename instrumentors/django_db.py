@@ -12,7 +12,7 @@ The Django instrumentor calls ``patches(self)`` from its own ``patches()``; the 
 class has set ``tracer`` and ``settings`` by then.
 """
 
-from otel_autoinstrument.instrumentation import capture_internal_errors, is_suppressed
+from otel_autoinstrument.instrumentation import capture_internal_errors
 from otel_autoinstrument.instrumentation.db import DbSpans
 
 _MODULE = "django.db.backends.utils"
@@ -24,10 +24,9 @@ def patches(instrumentor):
 
     def traced(wrapped, instance, args, kwargs):
         span = None
-        if not is_suppressed():
-            with capture_internal_errors("django: starting a database span"):
-                sql = args[0] if args else kwargs["sql"]
-                span = spans.start(_target(spans, instance.db), sql)
+        with capture_internal_errors("django: starting a database span"):
+            sql = args[0] if args else kwargs["sql"]
+            span = spans.start(_target(spans, instance.db), sql)
         error = None
         try:
             return wrapped(*args, **kwargs)

@@ -169,12 +169,8 @@ def _exporter(pipeline, standard):
     thread_id, thread_name = semconv.THREAD_ID, semconv.THREAD_NAME
 
     def convert(record):
-        span = get_current_span()
-        if span is None:
-            trace_id = span_id = flags = 0
-        else:
-            context = span.context
-            trace_id, span_id, flags = context.trace_id, context.span_id, context.trace_flags
+        context = get_current_span().context  # outside a span: the invalid context, all zeros
+        trace_id, span_id, flags = context.trace_id, context.span_id, context.trace_flags
         attributes = {file_path: record.pathname, function_name: record.funcName,
                       line_number: record.lineno, thread_id: record.thread, thread_name: record.threadName}
         if record.funcName is None or record.thread is None:  # makeLogRecord(), logThreads off
@@ -281,19 +277,13 @@ def _correlating(factory, service_name):
         global _last_ids
         record = factory(*args, **kwargs)
         try:
-            span = get_current_span()
-            if span is None:
-                record.otelTraceID = ZERO_TRACE_ID
-                record.otelSpanID = ZERO_SPAN_ID
-                record.otelTraceSampled = False
-            else:
-                context = span.context
-                ids = _last_ids
-                if ids[0] is not context:
-                    ids = _last_ids = (context, "%032x" % context.trace_id, "%016x" % context.span_id)
-                record.otelTraceID = ids[1]
-                record.otelSpanID = ids[2]
-                record.otelTraceSampled = bool(context.trace_flags & 1)
+            context = get_current_span().context  # outside a span: the invalid context, all zeros
+            ids = _last_ids
+            if ids[0] is not context:
+                ids = _last_ids = (context, "%032x" % context.trace_id, "%016x" % context.span_id)
+            record.otelTraceID = ids[1]
+            record.otelSpanID = ids[2]
+            record.otelTraceSampled = bool(context.trace_flags & 1)
             record.otelServiceName = service_name
         except Exception:
             internal_error("adding trace ids to a log record")

@@ -11,15 +11,14 @@ covers them all: one trace must not have several roots.
 
 The propagation headers go into the ``PreparedRequest`` (its headers are requests'
 own copy: the caller's header dict is never changed). Excluded URLs are neither traced
-nor injected. The agent's own OTLP export uses requests too: nothing is traced where
-instrumentation is suppressed.
+nor injected. Where instrumentation is suppressed (the agent's own export) the base
+class calls straight through.
 """
 
 import time
 from contextvars import ContextVar
 
-from otel_autoinstrument.instrumentation import (
-    Instrumentor, capture_internal_errors, get_current_span, is_suppressed, semconv)
+from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, get_current_span, semconv
 
 _PROTOCOLS = {9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3"}
 
@@ -51,8 +50,6 @@ class RequestsInstrumentor(Instrumentor):
         return [("requests.sessions", "Session.send", self._send)]
 
     def _send(self, wrapped, instance, args, kwargs):
-        if is_suppressed():
-            return wrapped(*args, **kwargs)
         request = span = send = token = None
         with capture_internal_errors("requests: starting a client span"):
             request = args[0] if args else kwargs["request"]
@@ -80,7 +77,8 @@ class RequestsInstrumentor(Instrumentor):
             return None, None
         outer = _in_send.get()
         if outer is None:
-            parent = get_current_span()
+            current = get_current_span()
+            parent = current if current.get_span_context().is_valid else None
             span = http.start(request.method, url, request.headers, parent=parent)
             send = _Send(span, parent)
         else:

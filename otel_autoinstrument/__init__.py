@@ -14,7 +14,7 @@ This module stays tiny and imports lazily: the bootstrap imports it in every pro
 
 from .version import __version__
 
-__all__ = ["__version__", "get_tracer", "current_span", "use_span", "SpanKind", "StatusCode",
+__all__ = ["__version__", "get_tracer", "get_current_span", "use_span", "SpanKind", "StatusCode",
            "force_flush"]
 
 
@@ -29,11 +29,14 @@ def get_tracer(name, version=""):
     return _fallback_provider().get_tracer(name, version)
 
 
-def current_span():
-    """The active span (an invalid non-recording span when there is none)."""
-    from .trace.tracer import current_span as _current
+def get_current_span():
+    """The active span; outside any span an invalid non-recording span (never None)."""
+    from .trace.context import get_current_span as _current
 
     return _current()
+
+
+current_span = get_current_span  # the older name, kept as an alias
 
 
 def force_flush(timeout_s=5.0):

@@ -238,16 +238,30 @@ def _activator(agent, state):
 
 
 def _version_problem(agent, instrumentor):
-    from ..instrumentation import satisfies, split_requirement
+    """Why the installed versions rule ``instrumentor`` out, or None (see versions.py)."""
+    from ..instrumentation.requirements import requirement_problem
 
     for requirement in instrumentor.requires:
-        dist, specifier = split_requirement(requirement)
-        version = agent.installed.version(dist)
-        if version is None:
-            continue  # vendored or not installed as a distribution: trust the import
-        if specifier and not satisfies(version, specifier):
-            return "%s %s is installed, %s supports %s" % (dist, version, instrumentor.name or "it", specifier)
+        problem = requirement_problem(requirement, agent.installed.version, instrumentor.name or "it")
+        if problem:
+            return problem
     return None
+
+
+def _will_patch(agent, instrumentor):
+    """Will ``instrumentor`` patch when its library is imported: every requirement that
+    applies here names an installed distribution of a supported version? (An instrumentor
+    without requirements instruments the standard library or trusts the import.)"""
+    from ..instrumentation.requirements import parse_requirement
+
+    try:
+        for requirement in instrumentor.requires:
+            parsed = parse_requirement(requirement)
+            if parsed.applies() and agent.installed.version(parsed.name) is None:
+                return False
+        return _version_problem(agent, instrumentor) is None
+    except ValueError:
+        return False  # a malformed requires: reported when its library is imported
 
 
 def _announce(agent):
@@ -259,11 +273,15 @@ def _announce(agent):
         exporters.append("traces -> %s" % _exporter_text(settings, "traces", settings.traces_exporter))
     if settings.logs_exporter != ["none"]:
         exporters.append("logs -> %s" % _exporter_text(settings, "logs", settings.logs_exporter))
-    waiting = sorted(n for n, s in agent.instrumentors.items() if s.status == "waiting")
+    # What will really be patched, not every instrumentor discovered (`otel-run --info`
+    # lists those, with the reason for each one left out). Contrib instrumentors are
+    # planned against what is installed already (agent/contrib.py).
+    patching = sorted(n for n, s in agent.instrumentors.items() if s.status == "active"
+                      or (s.status == "waiting" and _will_patch(agent, s.instrumentor)))
     contrib = sorted(n for n, s in agent.contrib.items() if s.status == "waiting")
     _log.info("started in pid %d: service %s; %s; instrumentors: %s%s", os.getpid(),
-               settings.service_name or "(unknown_service)", "; ".join(exporters) or "no exporter",
-               ", ".join(waiting) or "none", "; contrib: " + ", ".join(contrib) if contrib else "")
+              settings.service_name or "(unknown_service)", "; ".join(exporters) or "no exporter",
+              ", ".join(patching) or "none", "; contrib: " + ", ".join(contrib) if contrib else "")
 
 
 def _exporter_text(settings, signal, names):

@@ -115,7 +115,8 @@ def _module_found(name):
 def instrumentor_statuses(settings, paths=None):
     """One row per discovered instrumentor, with the status it would get in the command."""
     from ..agent.discovery import Installed
-    from ..instrumentation import satisfies, split_requirement
+    from ..instrumentation.requirements import parse_requirement
+    from ..instrumentation.versions import satisfies
 
     installed = Installed(paths)
     disabled = set(settings.python_disabled_instrumentations)
@@ -134,9 +135,17 @@ def instrumentor_statuses(settings, paths=None):
         except Exception as exc:
             row["status"], row["detail"] = "failed", "%s: %s: %s" % (entry_point.value, type(exc).__name__, exc)
             continue
-        problems, missing = [], []
+        problems, missing, supported = [], [], []
         for requirement in row["requires"]:
-            dist, specifier = split_requirement(requirement)
+            try:
+                parsed = parse_requirement(requirement)
+                applies = parsed.applies()
+            except ValueError as exc:
+                problems.append("cannot check %r: %s" % (requirement, exc))
+                continue
+            if not applies:
+                continue
+            dist, specifier = parsed.name, parsed.specifier
             version = installed.version(dist)
             row["installed"][dist] = version
             if version is None:
@@ -144,6 +153,8 @@ def instrumentor_statuses(settings, paths=None):
             elif specifier and not satisfies(version, specifier):
                 problems.append("%s %s is installed; %s supports %s %s" % (
                     dist, version, row["name"], dist, specifier))
+            else:
+                supported.append("%s %s installed%s" % (dist, version, ", supported " + specifier if specifier else ""))
         found = [m for m in row["modules"] if _module_found(m)]
         if problems:
             row["status"], row["detail"] = "unsupported_version", "; ".join(problems)
@@ -152,13 +163,7 @@ def instrumentor_statuses(settings, paths=None):
             row["detail"] = "%s not found" % ", ".join(missing or row["modules"])
         else:
             row["status"] = "will_patch"
-            versions = []
-            for requirement in row["requires"]:
-                dist, specifier = split_requirement(requirement)
-                if row["installed"].get(dist):
-                    versions.append("%s %s installed%s" % (dist, row["installed"][dist],
-                                                            ", supported " + specifier if specifier else ""))
-            row["detail"] = "%s%s" % (", ".join(row["modules"]), " (%s)" % ", ".join(versions) if versions else "")
+            row["detail"] = "%s%s" % (", ".join(row["modules"]), " (%s)" % ", ".join(supported) if supported else "")
     return sorted(rows, key=lambda r: r["name"])
 
 

@@ -8,7 +8,7 @@ import time
 from random import getrandbits
 
 from ..processors import Processors
-from .context import _span, attach, detach
+from .context import _span, attach, detach, get_current_span
 from .sampling import AlwaysOn, ParentBased
 from .span import (  # noqa: F401
     INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
@@ -184,7 +184,4 @@ class use_span:
         return False
 
 
-def current_span():
-    """The active span, or an invalid non-recording span when there is none."""
-    span = _span.get()
-    return INVALID_SPAN if span is None else span
+current_span = get_current_span  # the older name, kept as an alias

@@ -12,8 +12,9 @@ import pytest
 from otel_autoinstrument.trace import context
 from otel_autoinstrument.trace.sampling import AlwaysOff, AlwaysOn, ParentBased
 from otel_autoinstrument.trace.span import (
-    INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode)
-from otel_autoinstrument.trace.tracer import Limits, TracerProvider, current_span, use_span
+    INVALID_SPAN, INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode)
+from otel_autoinstrument.trace.context import get_current_span
+from otel_autoinstrument.trace.tracer import Limits, TracerProvider, use_span
 
 
 class Collect:
@@ -257,7 +258,7 @@ def test_decorator_makes_one_span_per_call():
 
     @tracer.start_as_current_span("work", kind=SpanKind.CONSUMER)
     def work(n):
-        assert current_span().name == "work"
+        assert get_current_span().name == "work"
         return n * 2
 
     assert work.__name__ == "work"
@@ -307,7 +308,7 @@ def test_unsampled_span_as_current_keeps_the_trace():
     remote = SpanContext(0xABC, 0xDEF, 0, is_remote=True)
     span = tracer.start_span("server", parent=remote)
     with use_span(span):
-        assert current_span() is span
+        assert get_current_span() is span
         inner = tracer.start_span("inner")
     assert inner.context.trace_id == 0xABC and not inner.is_recording()
 
@@ -322,26 +323,26 @@ def test_no_processor_means_nothing_is_recorded():
 
 def test_nesting_and_restoring():
     tracer, _ = make()
-    assert current_span().context.is_valid is False
+    assert get_current_span().context.is_valid is False
     with tracer.start_as_current_span("outer") as outer:
         with tracer.start_as_current_span("inner") as inner:
-            assert current_span() is inner
+            assert get_current_span() is inner
             assert inner.parent.span_id == outer.context.span_id
             assert inner.context.trace_id == outer.context.trace_id
-        assert current_span() is outer
+        assert get_current_span() is outer
         sibling = tracer.start_span("sibling")
         assert sibling.parent.span_id == outer.context.span_id
         root = tracer.start_span("root", parent=None)
         assert root.parent is None and root.context.trace_id != outer.context.trace_id
-    assert context.get_current_span() is None
+    assert get_current_span() is INVALID_SPAN
 
 
 def test_use_span_end_on_exit():
     tracer, collect = make()
     span = tracer.start_span("s")
     with use_span(span, end_on_exit=True):
-        assert current_span() is span
-    assert collect.ended == [span] and context.get_current_span() is None
+        assert get_current_span() is span
+    assert collect.ended == [span] and get_current_span() is INVALID_SPAN
 
 
 def test_detach_from_another_context_does_not_raise():
@@ -363,10 +364,10 @@ def test_threads_see_their_own_current_span():
 
     def worker(i):
         try:
-            assert context.get_current_span() is None  # a new thread starts with no span
+            assert get_current_span() is INVALID_SPAN  # a new thread starts with no span
             with tracer.start_as_current_span("t%d" % i) as span:
                 barrier.wait()                          # all four are current at once
-                seen[i] = current_span() is span
+                seen[i] = get_current_span() is span
                 barrier.wait()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -377,7 +378,7 @@ def test_threads_see_their_own_current_span():
             t.start()
         for t in threads:
             t.join(10)
-        assert current_span() is main
+        assert get_current_span() is main
     assert not errors and seen == {0: True, 1: True, 2: True, 3: True}
 
 
@@ -396,7 +397,7 @@ def test_asyncio_tasks_see_their_own_current_span():
     async def job(name, delay):
         with tracer.start_as_current_span(name) as span:
             await asyncio.sleep(delay)
-            assert current_span() is span
+            assert get_current_span() is span
             await asyncio.sleep(0)
             child = tracer.start_span(name + "-child")
             return span, child
@@ -404,14 +405,14 @@ def test_asyncio_tasks_see_their_own_current_span():
     async def main():
         with tracer.start_as_current_span("request") as request:
             results = await asyncio.gather(job("a", 0.02), job("b", 0.01), job("c", 0))
-            assert current_span() is request
+            assert get_current_span() is request
             return request, results
 
     request, results = asyncio.run(main())
     for span, child in results:
         assert span.parent.span_id == request.context.span_id   # tasks inherit the creator's span
         assert child.parent.span_id == span.context.span_id      # and keep their own
-    assert context.get_current_span() is None
+    assert get_current_span() is INVALID_SPAN
 
 
 def test_decorator_on_an_async_function_spans_the_await():
@@ -437,3 +438,23 @@ def test_decorator_on_an_async_function_spans_the_await():
     with pytest.raises(AppError):
         asyncio.run(fails())
     assert collect.ended[-1].status_code == StatusCode.ERROR
+
+
+def test_get_current_span_is_never_none_and_current_span_is_the_same_function():
+    """One name, one behaviour, as in OpenTelemetry: outside any span the invalid
+    non-recording span, wherever it is imported from."""
+    import otel_autoinstrument
+    from otel_autoinstrument import instrumentation
+    from otel_autoinstrument.trace import tracer
+
+    for module in (otel_autoinstrument, instrumentation, tracer, context):
+        found = getattr(module, "get_current_span", None) or module.current_span
+        assert found() is INVALID_SPAN
+        assert found().is_recording() is False and found().get_span_context().is_valid is False
+    assert instrumentation.current_span is instrumentation.get_current_span
+    assert tracer.current_span is context.get_current_span
+    assert otel_autoinstrument.current_span is otel_autoinstrument.get_current_span
+    tracer_, _ = make()
+    with tracer_.start_as_current_span("s") as span:
+        assert otel_autoinstrument.get_current_span() is span
+        assert instrumentation.get_current_span() is span

@@ -10,7 +10,7 @@ import wsgiref.util
 
 import pytest
 
-from otel_autoinstrument.instrumentation import current_span, get_baggage, get_current_span, use_span
+from otel_autoinstrument.instrumentation import INVALID_SPAN, get_baggage, get_current_span, use_span
 from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY
 from otel_autoinstrument.trace.context import suppress, unsuppress
 from support.wsgi import environ_for, hello, make_tracing, serve, strict, traced  # noqa: F401 (fixtures)
@@ -121,10 +121,10 @@ def test_context_is_extracted_and_current_while_handling(traced):
     headers = {"traceparent": TRACEPARENT, "tracestate": "vendor=abc", "baggage": "tenant=acme,k=v"}
     served = serve(tracing, app, environ_for(headers=headers), consume=False)
     # Between the application's return and the body, nothing of the request is current.
-    assert get_current_span() is None and get_baggage() is None
+    assert get_current_span() is INVALID_SPAN and get_baggage() is None
     list(served.result)
     served.result.close()
-    assert get_current_span() is None and get_baggage() is None
+    assert get_current_span() is INVALID_SPAN and get_baggage() is None
     (span,) = memory.spans
     assert "%032x" % span.context.trace_id == TRACE_ID
     assert "%016x" % span.parent.span_id == PARENT_ID
@@ -177,7 +177,7 @@ def test_exception_from_the_app_is_recorded_and_reraised_untouched(traced):
     with pytest.raises(Boom) as info:
         serve(tracing, app, environ_for())
     assert info.value is raised
-    assert get_current_span() is None
+    assert get_current_span() is INVALID_SPAN
     (span,) = memory.spans
     assert span.end_ns is not None
     assert span.status_code == 2
@@ -237,7 +237,7 @@ def test_streamed_span_ends_when_the_iterable_is_closed(traced):
             yield b"b"
 
         def close(self):
-            closed.append(current_span())
+            closed.append(get_current_span())
 
     def app(environ, start_response):
         start_response("200 OK", [])
@@ -394,7 +394,7 @@ def test_sampled_out_request_is_served_and_still_propagates():
     served = serve(tracing, app, environ_for())
     assert served.body == b"hello"
     assert memory.spans == []
-    assert seen[0] is not None and seen[0].context.is_valid and not seen[0].is_recording()
+    assert seen[0].context.is_valid and not seen[0].is_recording()
 
 
 def test_keyword_arguments_are_traced_too(traced):

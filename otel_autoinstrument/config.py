@@ -326,8 +326,10 @@ class Settings:
     def exporter(self, signal):
         return self._exporters[signal]
 
+    # --- a plugin's own variables (any OTEL_* name; the environment was read at start) ---
+
     def lookup(self, name, default=None):
-        """Raw value of any OTEL_* variable, for third-party instrumentors' own settings."""
+        """The raw text of any OTEL_* variable, or ``default`` when it is not set."""
         return self.raw.get(name, default)
 
     def list_value(self, name):
@@ -336,6 +338,33 @@ class Settings:
         if name in _BY_NAME:
             return list(getattr(self, attribute_name(name)) or ())
         return parse_list(self.raw.get(name, ""))
+
+    def plugin_value(self, name, parse, default):
+        """A plugin's own variable parsed by ``parse(text)`` (which raises ``BadValue``, or
+        ValueError, for a bad value): unset or empty gives ``default``; a bad value logs
+        one warning naming the variable, then gives ``default``, as for the agent's own."""
+        if not name.startswith("OTEL_"):
+            raise ValueError("%r: a plugin's variables are OTEL_* variables" % name)
+        text = self.raw.get(name)
+        if text is None or text.strip() == "":
+            return default
+        try:
+            return parse(text)
+        except ValueError as exc:
+            _warn(self, "%s=%r is invalid (%s); using the default %r" % (name, text, exc, default))
+            return default
+
+    def bool_value(self, name, default=False):
+        """``true``/``false`` (any case)."""
+        return self.plugin_value(name, parse_bool, default)
+
+    def int_value(self, name, default=0):
+        """A whole number >= 0."""
+        return self.plugin_value(name, parse_int, default)
+
+    def duration_value(self, name, default):
+        """A duration in milliseconds (the specification's unit), as an int."""
+        return self.plugin_value(name, parse_millis, default)
 
 
 def _signal_endpoint(generic, signal):

@@ -44,17 +44,21 @@ def _processors(signal, names, settings, resource):
     return processors
 
 
-def build_tracer_provider(settings, resource):
+def build_tracer_provider(settings, resource, processors=None):
+    """The tracer provider; ``processors`` replace the configured exporters (the testing kit)."""
     sampler = sampling.from_settings(settings.traces_sampler, settings.traces_sampler_arg)
-    return TracerProvider(resource, sampler, Limits.from_settings(settings),
-                          _processors("traces", settings.traces_exporter, settings, resource))
+    if processors is None:
+        processors = _processors("traces", settings.traces_exporter, settings, resource)
+    return TracerProvider(resource, sampler, Limits.from_settings(settings), processors)
 
 
-def build_log_pipeline(settings, resource):
-    if settings.logs_exporter == ["none"]:
-        return None
+def build_log_pipeline(settings, resource, processors=None):
+    """The log pipeline, None when OTEL_LOGS_EXPORTER is none and no ``processors`` are given."""
+    if processors is None:
+        if settings.logs_exporter == ["none"]:
+            return None
+        processors = _processors("logs", settings.logs_exporter, settings, resource)
     from ..logs.record import LogPipeline
 
     return LogPipeline(resource, settings.logrecord_attribute_count_limit,
-                       settings.logrecord_attribute_value_length_limit,
-                       _processors("logs", settings.logs_exporter, settings, resource))
+                       settings.logrecord_attribute_value_length_limit, processors)

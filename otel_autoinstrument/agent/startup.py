@@ -21,10 +21,14 @@ _agent = None
 class Agent:
     """The core as instrumentors see it: settings, tracers, propagator, log pipeline."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, span_processors=None, log_processors=None):
+        """``span_processors``/``log_processors``, when given, replace the exporters the
+        settings configure (``otel_autoinstrument.testing`` keeps spans in memory)."""
         self.settings = settings
         self.started_pid = os.getpid()
         self.instrumentors = {}  # name -> InstrumentorState
+        self._span_processors = span_processors
+        self._log_processors = log_processors
         self._provider = None
         self._propagator = None
         self._logs = None
@@ -47,7 +51,7 @@ class Agent:
         if self._provider is None:
             from .pipeline import build_tracer_provider
 
-            self._provider = build_tracer_provider(self.settings, self.resource)
+            self._provider = build_tracer_provider(self.settings, self.resource, self._span_processors)
         return self._provider
 
     @property
@@ -64,7 +68,7 @@ class Agent:
         if not self._logs_built:
             from .pipeline import build_log_pipeline
 
-            self._logs = build_log_pipeline(self.settings, self.resource)
+            self._logs = build_log_pipeline(self.settings, self.resource, self._log_processors)
             self._logs_built = True
         return self._logs
 

@@ -13,7 +13,6 @@ import pytest
 
 from support import web
 from support.agent import BIN, agent_env, otel_run
-from support.memory import MemoryProcessor
 from support.processes import APPS_DIR, PYTHON, Server, base_env, free_port, http_request
 
 FLASK_APP = APPS_DIR / "flask_app"
@@ -103,15 +102,13 @@ def test_responses_are_identical_to_an_uninstrumented_run(receiver, service_name
     assert len(spans) == len(COMPARED) - 1  # every request but the excluded one
 
 
-def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
+def test_apps_made_before_instrumenting_and_subclasses_are_covered():
     """In-process: the class is patched where the methods are defined, never swapped."""
     import flask
 
-    from otel_autoinstrument import _log, config
     from otel_autoinstrument.instrumentors.flask import FlaskInstrumentor
-    from otel_autoinstrument.agent.startup import Agent
+    from otel_autoinstrument.testing import InMemoryAgent
 
-    monkeypatch.setattr(_log, "STRICT", True)
     flask_class = flask.Flask
 
     class Custom(flask.Flask):
@@ -120,12 +117,8 @@ def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
     before = flask.Flask("before")
     before.add_url_rule("/items/<int:item_id>", "item", lambda item_id: "item")
     before.add_url_rule("/fail", "fail", lambda: 1 / 0)
-    agent = Agent(config.load({"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}))
-    memory = MemoryProcessor()
-    agent.provider.add_processor(memory)
-    instrumentor = FlaskInstrumentor()
-    instrumentor.instrument(agent)
-    try:
+    with InMemoryAgent() as memory:
+        memory.instrument(FlaskInstrumentor())
         assert flask.Flask is flask_class
         after = Custom("after")
         after.add_url_rule("/", "index", lambda: "index")
@@ -138,8 +131,6 @@ def test_apps_made_before_instrumenting_and_subclasses_are_covered(monkeypatch):
         before.testing = True
         with pytest.raises(ZeroDivisionError):
             before.test_client().get("/fail")
-    finally:
-        instrumentor.uninstrument()
     assert [s.name for s in memory.spans] == ["GET /items/<int:item_id>", "GET /", "GET /fail"]
     failed = memory.spans[2]
     assert failed.status_code == 2 and failed.attributes["error.type"] == "ZeroDivisionError"

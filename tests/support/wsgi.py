@@ -1,16 +1,15 @@
-"""In-process WSGI serving for unit tests: a real agent whose spans land in memory, and
-the shared ``WsgiTracing`` called the way a server calls it (PEP 3333: call, iterate,
-close)."""
+"""In-process WSGI serving for unit tests: a real agent whose spans are kept in memory
+(``otel_autoinstrument.testing``), and the shared ``WsgiTracing`` called the way a
+server calls it (PEP 3333: call, iterate, close)."""
 
 import wsgiref.util
 
 import pytest
 
-from otel_autoinstrument import _log, config
-from otel_autoinstrument.agent.startup import Agent
+from otel_autoinstrument import _log
 from otel_autoinstrument.instrumentation import Instrumentor
 from otel_autoinstrument.instrumentation.wsgi import WsgiTracing
-from support.memory import MemoryProcessor
+from otel_autoinstrument.testing import InMemoryAgent
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def strict(monkeypatch):
 
 @pytest.fixture
 def traced():
-    """``(WsgiTracing, MemoryProcessor)`` with the default settings."""
+    """``(WsgiTracing, InMemoryAgent)`` with the default settings."""
     return make_tracing()
 
 
@@ -31,14 +30,10 @@ class _Plain(Instrumentor):
 
 
 def make_tracing(chunks=None, **env):
-    """``(WsgiTracing, MemoryProcessor)`` with the agent configured by ``env``."""
-    environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
-    environ.update(env)
-    agent = Agent(config.load(environ))
-    memory = MemoryProcessor()
-    agent.provider.add_processor(memory)
-    instrumentor = _Plain()
-    instrumentor.instrument(agent)
+    """``(WsgiTracing, InMemoryAgent)`` with the agent configured by ``env``; the agent's
+    ``spans`` are the ended request spans."""
+    memory = InMemoryAgent(env, strict=False)  # the strict fixture sets (and restores) strict mode
+    instrumentor = memory.instrument(_Plain())
     return WsgiTracing(instrumentor, "OTEL_PYTHON_FLASK_EXCLUDED_URLS", chunks=chunks), memory
 
 

@@ -1,8 +1,8 @@
 """The logging instrumentor in-process: what an exported record holds, which records are
 exported, and that the application's own logging behaves exactly as without it.
 
-The pipeline's processor is a list (the instrumentor's contract is with "a pipeline");
-everything else is real: the ``logging`` module, the agent, its tracer and spans."""
+The log records are kept in memory by the testing kit's agent; everything else is real:
+the ``logging`` module, the agent, its log pipeline, tracer and spans."""
 
 import logging
 import logging.config
@@ -10,27 +10,11 @@ import threading
 
 import pytest
 
-from otel_autoinstrument import _log, config
+from otel_autoinstrument import _log
 from otel_autoinstrument.instrumentors.logging import (
     DEFAULT_FORMAT, LoggingInstrumentor, severity_number)
-from otel_autoinstrument.logs.record import LogPipeline
-from otel_autoinstrument.agent.startup import Agent
+from otel_autoinstrument.testing import InMemoryAgent
 from otel_autoinstrument.trace.context import suppress, unsuppress
-
-
-class Collect:
-    def __init__(self):
-        self.items = []
-        self.shut = 0
-
-    def on_end(self, item):
-        self.items.append(item)
-
-    def force_flush(self, timeout_s=None):
-        return True
-
-    def shutdown(self, timeout_s=None):
-        self.shut += 1
 
 
 class Listing(logging.Handler):
@@ -45,23 +29,19 @@ class Listing(logging.Handler):
 
 
 class Instrumented:
+    """The logging instrumentor on an in-memory agent (``otel_autoinstrument.testing``)."""
+
     def __init__(self, **env):
         environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_SERVICE_NAME": "unit-svc"}
         environ.update(env)
-        self.agent = Agent(config.load(environ))
-        self.collect = Collect()
-        if self.agent.settings.logs_exporter != ["none"]:
-            settings = self.agent.settings
-            self.agent._logs = LogPipeline(self.agent.resource, settings.logrecord_attribute_count_limit,
-                                           settings.logrecord_attribute_value_length_limit, [self.collect])
-        self.agent._logs_built = True
+        self.memory = InMemoryAgent(environ, strict=False)  # the logging_state fixture is strict
+        self.agent = self.memory.agent
         self.tracer = self.agent.tracer("unit")
-        self.instrumentor = LoggingInstrumentor()
-        self.instrumentor.instrument(self.agent)
+        self.instrumentor = self.memory.instrument(LoggingInstrumentor())
 
     @property
     def records(self):
-        return self.collect.items
+        return self.memory.logs
 
     def bodies(self):
         return [r.body for r in self.records]
@@ -441,7 +421,7 @@ def test_dict_config_replacing_handlers_keeps_exporting(instrumented):
     logging.shutdown(list(logging._handlerList))  # closes every handler, as dictConfig does
     logging.getLogger("unit.created-after").info("after shutdown of every handler")
     assert agent.bodies()[-1] == "after shutdown of every handler"
-    assert agent.collect.shut == 0
+    assert agent.agent.logs.processors[0].shutdowns == 0
 
 
 def test_instrumenting_twice_exports_once(instrumented):

@@ -12,30 +12,21 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Connection, Engine
 
-from otel_autoinstrument import _log, config
-from otel_autoinstrument.agent.startup import Agent
 from otel_autoinstrument.instrumentors.sqlalchemy import SQLAlchemyInstrumentor
-from support.memory import MemoryProcessor
+from otel_autoinstrument.testing import InMemoryAgent
 
 
 @pytest.fixture
-def instrumented(monkeypatch):
-    monkeypatch.setattr(_log, "STRICT", True)
-    agent = Agent(config.load({"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}))
-    memory = MemoryProcessor()
-    agent.provider.add_processor(memory)
+def instrumented():
+    """``(instrument(imported_before_start=False), agent)``: the instrumentor on the testing
+    kit's in-memory agent (strict), undone after the test."""
+    with InMemoryAgent() as memory:
+        def instrument(imported_before_start=False):
+            instrumentor = SQLAlchemyInstrumentor()
+            instrumentor.imported_before_start = imported_before_start
+            return memory.instrument(instrumentor)
 
-    def instrument(imported_before_start=False):
-        instrumentor = SQLAlchemyInstrumentor()
-        instrumentor.imported_before_start = imported_before_start
-        instrumentor.instrument(agent)
-        instruments.append(instrumentor)
-        return instrumentor
-
-    instruments = []
-    yield instrument, memory
-    for instrumentor in instruments:
-        instrumentor.uninstrument()
+        yield instrument, memory
 
 
 def statements(memory):

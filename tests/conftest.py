@@ -7,6 +7,10 @@ import pytest
 
 from support.receiver import Receiver
 
+# The plugin distributions' own tests import their plugin as installed: tests/e2e/test_plugins.py
+# installs each and runs them there.
+collect_ignore_glob = ["plugins/*/tests/*"]
+
 
 @pytest.fixture(scope="session")
 def receiver():

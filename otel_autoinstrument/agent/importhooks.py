@@ -59,6 +59,19 @@ def _install():
         sys.meta_path.insert(0, _finder)
 
 
+def _bind_on_parent(name, module):
+    """Make ``package.sub`` an attribute of ``package`` now, as the import system does
+    right after this loader returns: a hook that runs ``import package.sub`` (or
+    ``from package import sub``) would otherwise not find it."""
+    parent_name, _, child = name.rpartition(".")
+    parent = sys.modules.get(parent_name) if parent_name else None
+    if parent is not None:
+        try:
+            setattr(parent, child, module)
+        except Exception:
+            pass
+
+
 class _PostImportFinder:
     def __init__(self):
         self._busy = set()
@@ -110,7 +123,9 @@ class _HookedLoader:
         self.loader.exec_module(module)
         hooks = _hooks.pop(name, None)
         if hooks:
-            _run(name, hooks, sys.modules.get(name, module))
+            module = sys.modules.get(name, module)
+            _bind_on_parent(name, module)
+            _run(name, hooks, module)
 
     def __getattr__(self, name):
         return getattr(self.loader, name)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     Node = Union[Tuple[str, str, str, str, str], Tuple[str, list]]
 
-__all__ = ["evaluate_marker", "split_marker"]
+__all__ = ["evaluate_marker"]
 
 # Compared as PEP 440 versions when the other side is one (the rest as strings).
 _VERSION_VARIABLES = frozenset(("python_version", "python_full_version", "implementation_version", "platform_release"))
@@ -68,26 +68,6 @@ _VARIABLES: Dict[str, Callable[[], str]] = {
     "implementation_version": _implementation_version,
     "extra": lambda: "",
 }
-
-
-def split_marker(requirement: str) -> Tuple[str, Optional[str]]:
-    """``("redis >= 4", 'python_version < "3.12"')`` from a requirement; the marker is
-    None when there is none. In a URL requirement (``name @ url``) the ``;`` that starts
-    the marker must follow whitespace, since a URL may contain one."""
-    url = "@" in requirement.split(";", 1)[0]
-    quote = None
-    for i, ch in enumerate(requirement):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-        elif ch == ";" and (not url or (i and requirement[i - 1].isspace())):
-            marker = requirement[i + 1:].strip()
-            if not marker:
-                raise ValueError("bad requirement %r: nothing after ';'" % requirement)
-            return requirement[:i], marker
-    return requirement, None
 
 
 # --- parsing ---------------------------------------------------------------------------

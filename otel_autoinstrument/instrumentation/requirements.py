@@ -6,7 +6,6 @@ from a source tree) is trusted to be what the import found.
 
 from __future__ import annotations
 
-from .markers import evaluate_marker, split_marker
 from .versions import satisfies, specifier_matcher
 
 TYPE_CHECKING = False
@@ -16,6 +15,26 @@ if TYPE_CHECKING:
 __all__ = ["Requirement", "parse_requirement", "requirement_problem"]
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def split_marker(requirement: str) -> Tuple[str, Optional[str]]:
+    """``("redis >= 4", 'python_version < "3.12"')`` from a requirement; the marker is
+    None when there is none. In a URL requirement (``name @ url``) the ``;`` that starts
+    the marker must follow whitespace, since a URL may contain one."""
+    url = "@" in requirement.split(";", 1)[0]
+    quote = None
+    for i, ch in enumerate(requirement):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == ";" and (not url or (i and requirement[i - 1].isspace())):
+            marker = requirement[i + 1:].strip()
+            if not marker:
+                raise ValueError("bad requirement %r: nothing after ';'" % requirement)
+            return requirement[:i], marker
+    return requirement, None
 
 
 class Requirement:
@@ -28,7 +47,11 @@ class Requirement:
 
     def applies(self, environment: Optional[Dict[str, str]] = None) -> bool:
         """Does this requirement apply here (no marker, or its marker is true)?"""
-        return self.marker is None or evaluate_marker(self.marker, environment)
+        if self.marker is None:
+            return True
+        from .markers import evaluate_marker  # only for a requirement that has a marker
+
+        return evaluate_marker(self.marker, environment)
 
     def __repr__(self) -> str:
         return "Requirement(%r)" % self.text

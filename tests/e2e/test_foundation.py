@@ -8,28 +8,25 @@ arriving at exit, a dead or hanging endpoint never holding the exit past the bou
 child Python processes.
 """
 
-import hashlib
 import json
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
 
 from support.agent import agent_env, otel_run
-from support.processes import TESTS_DIR, base_env, free_port, run
+from support.plugin_site import installed_site
+from support.processes import TESTS_DIR, free_port, run
 
 SCRIPTS = TESTS_DIR / "scripts"
 APP = SCRIPTS / "foundation_app.py"
 PLUGINS = TESTS_DIR / "plugins"
 PLUGIN_DISTRIBUTIONS = ("good_plugin", "bad_plugin")
-CACHE = TESTS_DIR / ".cache"
 EXIT_BOUND_S = 3.0    # OTEL_PYTHON_EXIT_TIMEOUT's default
 MARGIN_S = 5.0        # generous: this is a bound check, not a speed test
 
@@ -206,52 +203,10 @@ def test_bad_values_warn_once_and_the_app_runs_with_defaults(receiver, service_n
 
 # --- third-party plugins ---------------------------------------------------------------------
 
-def _plugin_sources_digest():
-    digest = hashlib.sha256(sys.version.encode())
-    for name in PLUGIN_DISTRIBUTIONS:
-        root = PLUGINS / name
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if path.is_file() and not {"build", "__pycache__"} & set(rel.parts) and ".egg-info" not in str(rel):
-                digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
 @pytest.fixture(scope="module")
 def plugin_site():
-    """The test plugin distributions, installed with pip into a folder of their own.
-
-    Installed once per content (tests/.cache/, ignored by git): a cold cache runs the
-    real ``pip install --no-deps --no-build-isolation --target``."""
-    site = CACHE / ("plugin-site-" + _plugin_sources_digest())
-    if (site / ".complete").exists():
-        return site
-    CACHE.mkdir(parents=True, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="plugins-", dir=str(CACHE))
-    try:
-        sources = []
-        for name in PLUGIN_DISTRIBUTIONS:   # build from a copy: pip leaves build/ in the source
-            shutil.copytree(str(PLUGINS / name), os.path.join(work, name),
-                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-            sources.append(os.path.join(work, name))
-        target = os.path.join(work, "site")
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-             "--no-build-isolation", "--target", target] + sources,
-            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
-            env=base_env(PIP_DISABLE_PIP_VERSION_CHECK="1"))
-        assert result.returncode == 0, result.stdout + result.stderr
-        open(os.path.join(target, ".complete"), "w").close()
-        try:
-            os.replace(target, str(site))
-        except OSError:
-            assert (site / ".complete").exists()   # another run installed it meanwhile
-        for old in CACHE.glob("plugin-site-*"):    # installs of earlier plugin sources
-            if old != site:
-                shutil.rmtree(str(old), ignore_errors=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return site
+    """The test plugin distributions, installed with pip into a folder of their own."""
+    return installed_site("plugin-site", [PLUGINS / name for name in PLUGIN_DISTRIBUTIONS])
 
 
 def _plugins_env(receiver, service, site, **overrides):

@@ -205,3 +205,18 @@ def test_a_raising_before_hook_never_fails_the_import(site, logged):
     importhooks.before_import(name, lambda: 1 / 0)
     assert importlib.import_module(name).BODY_RAN
     assert any(name in line for line in logged)
+
+
+def test_a_hook_on_a_submodule_can_import_it_by_its_dotted_name(site):
+    """A plugin for ``package.sub`` (``http.client``) imports it in its hook as any code
+    does; the import system binds ``sub`` on ``package`` only after the loader returns."""
+    package = site("", package=True, data={"sub.py": "VALUE = 7\n"})
+    seen = []
+
+    def hook(module):
+        seen.append(importlib.import_module(package).sub.VALUE)
+        exec("import %s.sub as again; seen.append(again.VALUE)" % package, {"seen": seen})
+
+    importhooks.when_imported(package + ".sub", hook)
+    importlib.import_module(package + ".sub")
+    assert seen == [7, 7]

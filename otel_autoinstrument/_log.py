@@ -14,9 +14,15 @@ on every request, is logged once with its traceback; repeats are counted and sum
 in one line at most once a minute and at exit (``report_repeated_errors``).
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 LOGGER_NAME = "otel_autoinstrument"
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "critical": 50}
@@ -125,7 +131,7 @@ _PLACES_MAX = 256  # distinct places remembered (they are code constants; bound 
 _places = {}  # what -> [repeats not yet reported, monotonic time of the last report]
 
 
-def internal_error(what):
+def internal_error(what: str) -> None:
     """Log the exception being handled as the agent's own failure in ``what``.
 
     Call it from an ``except Exception:`` block. In strict mode it re-raises.
@@ -181,13 +187,13 @@ class capture_internal_errors:
 
     __slots__ = ("what",)
 
-    def __init__(self, what):
+    def __init__(self, what: str) -> None:
         self.what = what
 
-    def __enter__(self):
+    def __enter__(self) -> capture_internal_errors:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
         if exc_type is None or not issubclass(exc_type, Exception):
             return False
         if STRICT:

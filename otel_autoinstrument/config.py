@@ -11,10 +11,18 @@ specification says (the official Python exporter reads OTEL_EXPORTER_OTLP_TIMEOU
 seconds; this agent does not).
 """
 
+from __future__ import annotations
+
 import os
 
 from . import _log
 from .redaction import REDACTION_RULES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, TypeVar
+
+    T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "http://localhost:4318"
 SIGNALS = ("traces", "logs")
@@ -41,7 +49,7 @@ def parse_str(text):
     return text.strip()
 
 
-def parse_bool(text):
+def parse_bool(text: str) -> bool:
     value = text.strip().lower()
     if value == "true":
         return True
@@ -50,7 +58,7 @@ def parse_bool(text):
     raise BadValue("expected true or false")
 
 
-def parse_int(text):
+def parse_int(text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
@@ -65,12 +73,12 @@ def parse_optional_int(text):
     return parse_int(text) if text.strip() else None
 
 
-def parse_millis(text):
+def parse_millis(text: str) -> int:
     """A duration in milliseconds (the specification's unit for every OTEL_* timeout)."""
     return parse_int(text)
 
 
-def parse_list(text):
+def parse_list(text: str) -> List[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
@@ -318,28 +326,31 @@ class Settings:
     ``warnings`` holds the messages logged for bad values.
     """
 
-    def __init__(self):
-        self.sources = {}
-        self.warnings = []
-        self.raw = {}
+    def __init__(self) -> None:
+        self.sources: Dict[str, str] = {}
+        self.warnings: List[str] = []
+        self.raw: Dict[str, str] = {}
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...  # one attribute per variable, set by load()
 
     def exporter(self, signal):
         return self._exporters[signal]
 
     # --- a plugin's own variables (any OTEL_* name; the environment was read at start) ---
 
-    def lookup(self, name, default=None):
+    def lookup(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """The raw text of any OTEL_* variable, or ``default`` when it is not set."""
         return self.raw.get(name, default)
 
-    def list_value(self, name):
+    def list_value(self, name: str) -> List[str]:
         """A comma-separated list variable: one the agent reads (parsed once), or any
         other OTEL_* name, such as a plugin's ``OTEL_PYTHON_URLLIB3_EXCLUDED_URLS``."""
         if name in _BY_NAME:
             return list(getattr(self, attribute_name(name)) or ())
         return parse_list(self.raw.get(name, ""))
 
-    def plugin_value(self, name, parse, default):
+    def plugin_value(self, name: str, parse: Callable[[str], T], default: T) -> T:
         """A plugin's own variable parsed by ``parse(text)`` (which raises ``BadValue``, or
         ValueError, for a bad value): unset or empty gives ``default``; a bad value logs
         one warning naming the variable, then gives ``default``, as for the agent's own."""
@@ -354,15 +365,15 @@ class Settings:
             _warn(self, "%s=%r is invalid (%s); using the default %r" % (name, text, exc, default))
             return default
 
-    def bool_value(self, name, default=False):
+    def bool_value(self, name: str, default: bool = False) -> bool:
         """``true``/``false`` (any case)."""
         return self.plugin_value(name, parse_bool, default)
 
-    def int_value(self, name, default=0):
+    def int_value(self, name: str, default: int = 0) -> int:
         """A whole number >= 0."""
         return self.plugin_value(name, parse_int, default)
 
-    def duration_value(self, name, default):
+    def duration_value(self, name: str, default: int) -> int:
         """A duration in milliseconds (the specification's unit), as an int."""
         return self.plugin_value(name, parse_millis, default)
 

@@ -26,10 +26,10 @@ if TYPE_CHECKING:  # typing is not imported at start-up
 
     from ..config import Settings
     from ..trace.tracer import Tracer
-    from .api import AgentAPI
+    from .protocols import AgentAPI
 
     Wrapper = Callable[[Callable[..., Any], Any, Tuple[Any, ...], Dict[str, Any]], Any]
-    Patch = Tuple[str, str, Wrapper]
+    Patch = Tuple[str, str, Callable[..., Any]]  # (module, "Class.attribute", a Wrapper)
     F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["Instrumentor", "unwrap", "wrap"]
@@ -187,7 +187,7 @@ def _agent_wrapper_type() -> Any:
     if _wrapper_type is None:
         import wrapt
 
-        class AgentFunctionWrapper(wrapt.FunctionWrapper):  # type: ignore[misc]
+        class AgentFunctionWrapper(wrapt.FunctionWrapper):
             """A wrapper installed by otel-autoinstrument (``_self_otel_state``: whose)."""
 
         _wrapper_type = AgentFunctionWrapper
@@ -239,9 +239,9 @@ def wrap(owner: Any, attribute: str, wrapper: Wrapper, key: str) -> _PatchState:
     _agent_wrapper_type()
     existing, _ = _find(owner, attribute, key)
     if existing is not None:
-        state = existing._self_otel_state
-        state.wrapper = wrapper
-        return state
+        found: _PatchState = existing._self_otel_state
+        found.wrapper = wrapper
+        return found
     state = _PatchState(key, wrapper)
     proxy = _wrapper_type(_defined(owner, attribute), _guarded(state))
     proxy._self_otel_state = state

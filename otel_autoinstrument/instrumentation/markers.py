@@ -16,9 +16,9 @@ from .versions import specifier_matcher
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Tuple, Union
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
-    Node = Union[Tuple[str, str, str, str, str], Tuple[str, list]]
+    Node = Tuple[Any, ...]  # ("cmp", left kind, left, op, right kind, right) or ("and"/"or", [nodes])
 
 __all__ = ["evaluate_marker"]
 
@@ -34,7 +34,7 @@ def _platform(attribute: str) -> Callable[[], str]:
     def value() -> str:
         import platform
 
-        return getattr(platform, attribute)()
+        return str(getattr(platform, attribute)())
 
     return value
 
@@ -158,7 +158,7 @@ class _Parser:
         op = self.take("op")
         right_kind = self.peek()
         right = self.take(right_kind) if right_kind in ("var", "str") else self.take("str")
-        return ("cmp", left_kind or "", left, op, right_kind or "") + (right,)  # type: ignore[return-value]
+        return ("cmp", left_kind or "", left, op, right_kind or "", right)
 
 
 _parsed: Dict[str, Node] = {}
@@ -182,7 +182,7 @@ def _evaluate(node: Node, environment: Dict[str, str]) -> bool:
         return all(_evaluate(n, environment) for n in node[1])
     if node[0] == "or":
         return any(_evaluate(n, environment) for n in node[1])
-    _, left_kind, left, op, right_kind, right = node  # type: ignore[misc]
+    _, left_kind, left, op, right_kind, right = node
     variable = left if left_kind == "var" else right
     lhs = _value(left, environment) if left_kind == "var" else left
     rhs = _value(right, environment) if right_kind == "var" else right

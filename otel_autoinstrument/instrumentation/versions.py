@@ -16,7 +16,9 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+
+    Key = Tuple[Any, ...]  # a version's sort key
 
 __all__ = ["InvalidVersion", "Version", "satisfies", "specifier_matcher"]
 
@@ -58,7 +60,7 @@ class Version:
     def is_prerelease(self) -> bool:
         return self.pre is not None or self.dev is not None
 
-    def public_key(self) -> tuple:
+    def public_key(self) -> Key:
         """The ordering key without the local label."""
         return self.key[:-1] + ((),)
 
@@ -97,7 +99,7 @@ def _label(text: str, i: int, labels: Tuple[str, ...]) -> Tuple[Optional[str], i
     return None, i
 
 
-def _parse(text: str) -> Optional[tuple]:
+def _parse(text: str) -> Optional[Tuple[Any, ...]]:
     if not isinstance(text, str):
         return None
     s = text.strip().lower()
@@ -154,12 +156,12 @@ def _split_any(text: str, separators: str) -> List[str]:
 # those before X, X before its post-releases; a local label sorts after the public
 # version, its numeric parts after alphanumeric ones.
 def _key(epoch: int, release: Tuple[int, ...], pre: Optional[Tuple[str, int]], post: Optional[int],
-         dev: Optional[int], local: Optional[tuple]) -> tuple:
+         dev: Optional[int], local: Optional[Tuple[Any, ...]]) -> Key:
     trimmed = list(release)
     while trimmed and trimmed[-1] == 0:
         trimmed.pop()
     if pre is None and post is None and dev is not None:
-        pre_key: tuple = (0, "", 0)
+        pre_key: Key = (0, "", 0)
     elif pre is None:
         pre_key = (2, "", 0)
     else:
@@ -200,8 +202,9 @@ def _clause_matcher(clause: str) -> Callable[[str], bool]:
             base = _release_of(text[:-2], op)
             low = Version.of(base.epoch, base.release, dev=0).key
             high = Version.of(base.epoch, base.release[:-1] + (base.release[-1] + 1,), dev=0).key
-            inside = (lambda key: low <= key < high)
-            return _on_key(inside if op == "==" else (lambda key: not inside(key)))
+            if op == "==":
+                return _on_key(lambda key: low <= key < high)
+            return _on_key(lambda key: not low <= key < high)
         spec = Version(text)
     except InvalidVersion:
         raise ValueError("bad version specifier %r" % clause) from None
@@ -237,7 +240,7 @@ def _clause_matcher(clause: str) -> Callable[[str], bool]:
     return _on_key(lambda key: key > spec.key and key[:3] != family)
 
 
-def _on_key(test: Callable[[tuple], bool]) -> Callable[[str], bool]:
+def _on_key(test: Callable[[Key], bool]) -> Callable[[str], bool]:
     def matches(installed: str) -> bool:
         version = _installed(installed)
         return version is not None and test(version.key)
@@ -245,7 +248,7 @@ def _on_key(test: Callable[[tuple], bool]) -> Callable[[str], bool]:
     return matches
 
 
-def _on_public_key(test: Callable[[tuple], bool]) -> Callable[[str], bool]:
+def _on_public_key(test: Callable[[Key], bool]) -> Callable[[str], bool]:
     def matches(installed: str) -> bool:
         version = _installed(installed)
         return version is not None and test(version.public_key())

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional
 
     from ..instrumentation import Instrumentor
+    from ..instrumentation.protocols import AgentAPI
     from ..logs.record import LogRecord
     from ..trace.span import Span
     from ..trace.tracer import Tracer
@@ -70,8 +71,8 @@ class InMemoryAgent:
         self.settings = config.load(variables, set())
         self._span_memory = MemoryProcessor()
         self._log_memory = MemoryProcessor()
-        self.agent = Agent(self.settings, span_processors=[self._span_memory] if keep["traces"] else [],
-                           log_processors=[self._log_memory] if keep["logs"] else None)
+        self.agent: AgentAPI = Agent(self.settings, span_processors=[self._span_memory] if keep["traces"] else [],
+                                     log_processors=[self._log_memory] if keep["logs"] else None)
         self.instrumentors: List[Instrumentor] = []
         self._strict = strict
         self._saved_strict = _log.STRICT

@@ -7,9 +7,9 @@ from ..trace.span import SpanKind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Iterable, List, Mapping, Optional, Sequence
+    from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
-    from ..trace.span import Span
+    from ..trace.span import NonRecordingSpan, Span
 
 __all__ = ["assert_attributes", "assert_child_of", "assert_root", "assert_same_trace", "describe",
            "find_span", "find_spans"]
@@ -63,11 +63,12 @@ def assert_attributes(span: Span, expected: Mapping[str, Any]) -> None:
             span.name, {k: expected[k] for k in wrong}, wrong, dict(span.attributes)))
 
 
-def assert_child_of(child: Span, parent: Span) -> None:
-    """``child``'s parent is ``parent`` (same trace, parent span id)."""
+def assert_child_of(child: Span, parent: Union[Span, NonRecordingSpan]) -> None:
+    """``child``'s parent is ``parent`` (same trace, parent span id); ``parent`` may be a
+    non-recording span (a remote parent, or one the sampler dropped)."""
     got = child.parent
     if got is None or got.span_id != parent.context.span_id or got.trace_id != parent.context.trace_id:
-        raise AssertionError("expected %s\n  to be a child of %s" % (describe(child), describe(parent)))
+        raise AssertionError("expected %s\n  to be a child of %r" % (describe(child), parent))
 
 
 def assert_same_trace(*spans: Span) -> None:

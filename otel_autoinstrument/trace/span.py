@@ -5,7 +5,16 @@ the specification (count limits drop and count, string values are truncated); no
 is encoded until the export thread does it.
 """
 
+from __future__ import annotations
+
 import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+
+    AttributeValue = Union[str, bool, int, float, Sequence[Union[str, bool, int, float, None]], bytes]
+    Attributes = Mapping[str, AttributeValue]
 
 INVALID_TRACE_ID = 0
 INVALID_SPAN_ID = 0
@@ -34,7 +43,8 @@ class SpanContext:
 
     __slots__ = ("trace_id", "span_id", "trace_flags", "trace_state", "is_remote")
 
-    def __init__(self, trace_id, span_id, trace_flags=1, trace_state="", is_remote=False):
+    def __init__(self, trace_id: int, span_id: int, trace_flags: int = 1, trace_state: str = "",
+                 is_remote: bool = False) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.trace_flags = trace_flags
@@ -42,14 +52,14 @@ class SpanContext:
         self.is_remote = is_remote
 
     @property
-    def is_valid(self):
+    def is_valid(self) -> bool:
         return self.trace_id != INVALID_TRACE_ID and self.span_id != INVALID_SPAN_ID
 
     @property
-    def sampled(self):
+    def sampled(self) -> bool:
         return bool(self.trace_flags & 1)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "SpanContext(%032x, %016x, flags=%d)" % (self.trace_id, self.span_id, self.trace_flags)
 
 
@@ -59,7 +69,7 @@ _VALUE_TYPES = (str, bool, int, float)
 _PLAIN_TYPES = frozenset(_VALUE_TYPES)
 
 
-def clean_value(value, length_limit):
+def clean_value(value: Any, length_limit: Optional[int]) -> Any:
     """A valid attribute value (truncated to ``length_limit``), or None to skip it."""
     if isinstance(value, str):
         if length_limit is not None and len(value) > length_limit:
@@ -77,7 +87,8 @@ def clean_value(value, length_limit):
     return None
 
 
-def set_limited(attributes, key, value, count_limit, length_limit):
+def set_limited(attributes: Dict[str, Any], key: str, value: Any, count_limit: int,
+                length_limit: Optional[int]) -> int:
     """Store one attribute under the limits; returns 1 if it had to be dropped."""
     if type(value) is not str or length_limit is not None:
         value = clean_value(value, length_limit)
@@ -89,9 +100,9 @@ def set_limited(attributes, key, value, count_limit, length_limit):
     return 0
 
 
-def limited_dict(attributes, count_limit, length_limit):
+def limited_dict(attributes: Attributes, count_limit: int, length_limit: Optional[int]) -> Tuple[Dict[str, Any], int]:
     """A copy of ``attributes`` under the limits, and the number dropped."""
-    out = {}
+    out: Dict[str, Any] = {}
     dropped = 0
     for key, value in attributes.items():
         dropped += set_limited(out, key, value, count_limit, length_limit)
@@ -104,7 +115,8 @@ class Scope:
 
     __slots__ = ("name", "version", "schema_url", "attributes", "key")
 
-    def __init__(self, name, version="", schema_url="", attributes=None):
+    def __init__(self, name: str, version: str = "", schema_url: str = "",
+                 attributes: Optional[Dict[str, Any]] = None) -> None:
         self.name = name
         self.version = version or ""
         self.schema_url = schema_url or ""
@@ -112,7 +124,8 @@ class Scope:
         self.key = scope_key(self.name, self.version, self.schema_url, self.attributes)
 
 
-def scope_key(name, version="", schema_url="", attributes=None):
+def scope_key(name: str, version: str = "", schema_url: str = "",
+              attributes: Optional[Mapping[str, Any]] = None) -> Tuple[str, str, str, str]:
     """A hashable identity of a scope (attribute values may be lists: compared as text)."""
     return (name, version or "", schema_url or "", repr(sorted(attributes.items())) if attributes else "")
 
@@ -120,7 +133,7 @@ def scope_key(name, version="", schema_url="", attributes=None):
 class Event:
     __slots__ = ("name", "time_ns", "attributes", "dropped_attributes")
 
-    def __init__(self, name, time_ns, attributes, dropped_attributes=0):
+    def __init__(self, name: str, time_ns: int, attributes: Dict[str, Any], dropped_attributes: int = 0) -> None:
         self.name = name
         self.time_ns = time_ns
         self.attributes = attributes
@@ -130,7 +143,8 @@ class Event:
 class Link:
     __slots__ = ("context", "attributes", "dropped_attributes")
 
-    def __init__(self, context, attributes=None, dropped_attributes=0):
+    def __init__(self, context: SpanContext, attributes: Optional[Dict[str, Any]] = None,
+                 dropped_attributes: int = 0) -> None:
         self.context = context
         self.attributes = attributes or {}
         self.dropped_attributes = dropped_attributes
@@ -147,15 +161,16 @@ class Span:
     # ``view`` is never set by the core: an adapter at the edge (the OpenTelemetry API
     # bridge) may keep a weak reference there to the object that presents this span.
 
-    def __init__(self, name, context, parent, kind, start_ns, attributes, links, scope, provider):
+    def __init__(self, name: str, context: SpanContext, parent: Optional[SpanContext], kind: int, start_ns: int,
+                 attributes: Dict[str, Any], links: List[Link], scope: Scope, provider: Any) -> None:
         self.name = name
         self.context = context
         self.parent = parent
         self.kind = kind
         self.start_ns = start_ns
-        self.end_ns = None
+        self.end_ns: Optional[int] = None
         self.attributes = attributes
-        self.events = None
+        self.events: Optional[List[Event]] = None
         self.links = links
         self.status_code = 0
         self.status_message = ""
@@ -165,13 +180,13 @@ class Span:
         self.dropped_links = 0
         self._provider = provider
 
-    def get_span_context(self):
+    def get_span_context(self) -> SpanContext:
         return self.context
 
-    def is_recording(self):
+    def is_recording(self) -> bool:
         return self.end_ns is None
 
-    def set_attribute(self, key, value):
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
         if self.end_ns is not None:
             return
         # Inlined common case (a str, int, bool or float under the limits): this is
@@ -184,15 +199,15 @@ class Span:
         kind = type(value)
         if kind is str:
             length = limits.attribute_length
-            if length is not None and len(value) > length:
-                value = value[:length]
+            if length is not None and len(value) > length:  # type: ignore[arg-type]
+                value = value[:length]  # type: ignore[index]
         elif kind is not int and kind is not bool and kind is not float:
             value = clean_value(value, limits.attribute_length)
             if value is None:
                 return
         attributes[key] = value
 
-    def set_attributes(self, attributes):
+    def set_attributes(self, attributes: Attributes) -> None:
         if self.end_ns is not None:
             return
         limits = self._provider.limits
@@ -208,7 +223,7 @@ class Span:
         for key, value in attributes.items():
             self.dropped_attributes += set_limited(store, key, value, count, length)
 
-    def add_event(self, name, attributes=None, timestamp=None):
+    def add_event(self, name: str, attributes: Optional[Attributes] = None, timestamp: Optional[int] = None) -> None:
         if self.end_ns is not None:
             return
         limits = self._provider.limits
@@ -220,7 +235,7 @@ class Span:
         attrs, dropped = limited_dict(attributes or {}, limits.event_attribute_count, limits.attribute_length)
         self.events.append(Event(name, timestamp or time.time_ns(), attrs, dropped))
 
-    def add_link(self, context, attributes=None):
+    def add_link(self, context: SpanContext, attributes: Optional[Attributes] = None) -> None:
         if self.end_ns is not None or not context.is_valid:
             return
         limits = self._provider.limits
@@ -230,7 +245,7 @@ class Span:
         attrs, dropped = limited_dict(attributes or {}, limits.link_attribute_count, limits.attribute_length)
         self.links.append(Link(context, attrs, dropped))
 
-    def set_status(self, code, description=None):
+    def set_status(self, code: int, description: Optional[str] = None) -> None:
         """ERROR may carry a description; OK is final (spec: later calls are ignored)."""
         if self.end_ns is not None or self.status_code == StatusCode.OK:
             return
@@ -239,13 +254,14 @@ class Span:
         self.status_code = code
         self.status_message = (description or "") if code == StatusCode.ERROR else ""
 
-    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False):
+    def record_exception(self, exception: BaseException, attributes: Optional[Attributes] = None,
+                         timestamp: Optional[int] = None, escaped: bool = False) -> None:
         """Add the semantic-conventions ``exception`` event."""
         if self.end_ns is not None:
             return
         import traceback
 
-        event_attrs = {
+        event_attrs: Dict[str, Any] = {
             "exception.type": qualified_type(exception),
             "exception.message": str(exception),
             "exception.stacktrace": "".join(
@@ -255,31 +271,32 @@ class Span:
             event_attrs.update(attributes)
         self.add_event("exception", event_attrs, timestamp)
 
-    def update_name(self, name):
+    def update_name(self, name: str) -> None:
         if self.end_ns is None:
             self.name = name
 
-    def end(self, end_time=None):
+    def end(self, end_time: Optional[int] = None) -> None:
         if self.end_ns is not None:
             return  # idempotent: a second end is ignored
         self.end_ns = end_time or time.time_ns()
         self._provider.on_end(self)
 
-    def __enter__(self):
+    def __enter__(self) -> Span:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         # Only errors: SystemExit, KeyboardInterrupt and GeneratorExit end a span normally.
         if isinstance(exc, Exception) and self.end_ns is None:
             record_error(self, exc, error_type=False)
         self.end()
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Span(%r, %r)" % (self.name, self.context)
 
 
-def record_error(span, exception, error_type=True, record_exception=True):
+def record_error(span: Union[Span, NonRecordingSpan], exception: BaseException, error_type: bool = True,
+                 record_exception: bool = True) -> None:
     """An exception ended the operation of ``span``: the ``exception`` event, status ERROR
     with ``Type: message`` and, for instrumentations, ``error.type`` (the class,
     module-qualified). The one place that sequence is written."""
@@ -290,7 +307,7 @@ def record_error(span, exception, error_type=True, record_exception=True):
         span.set_attribute("error.type", qualified_type(exception))
 
 
-def qualified_type(exception):
+def qualified_type(exception: BaseException) -> str:
     """``exception.type`` / ``error.type``: the exception class, module-qualified."""
     cls = type(exception)
     module = cls.__module__
@@ -307,49 +324,50 @@ class NonRecordingSpan:
 
     __slots__ = ("context", "view")  # view: as on Span, for the edge's adapters only
     name = ""
-    attributes = {}
+    attributes: Dict[str, Any] = {}
     end_ns = 0
 
-    def __init__(self, context):
+    def __init__(self, context: SpanContext) -> None:
         self.context = context
 
-    def get_span_context(self):
+    def get_span_context(self) -> SpanContext:
         return self.context
 
-    def is_recording(self):
+    def is_recording(self) -> bool:
         return False
 
-    def set_attribute(self, key, value):
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
         pass
 
-    def set_attributes(self, attributes):
+    def set_attributes(self, attributes: Attributes) -> None:
         pass
 
-    def add_event(self, name, attributes=None, timestamp=None):
+    def add_event(self, name: str, attributes: Optional[Attributes] = None, timestamp: Optional[int] = None) -> None:
         pass
 
-    def add_link(self, context, attributes=None):
+    def add_link(self, context: SpanContext, attributes: Optional[Attributes] = None) -> None:
         pass
 
-    def set_status(self, code, description=None):
+    def set_status(self, code: int, description: Optional[str] = None) -> None:
         pass
 
-    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False):
+    def record_exception(self, exception: BaseException, attributes: Optional[Attributes] = None,
+                         timestamp: Optional[int] = None, escaped: bool = False) -> None:
         pass
 
-    def update_name(self, name):
+    def update_name(self, name: str) -> None:
         pass
 
-    def end(self, end_time=None):
+    def end(self, end_time: Optional[int] = None) -> None:
         pass
 
-    def __enter__(self):
+    def __enter__(self) -> NonRecordingSpan:
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "NonRecordingSpan(%r)" % (self.context,)
 
 

@@ -4,6 +4,8 @@ The provider owns what every span shares (resource, sampler, limits, the process
 that receive ended spans). A tracer is the provider plus an instrumentation scope.
 """
 
+from __future__ import annotations
+
 import time
 from random import getrandbits
 
@@ -13,7 +15,19 @@ from .sampling import AlwaysOn, ParentBased
 from .span import (  # noqa: F401
     INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
 
-_CURRENT = object()  # "parent = whatever span is current" (the default)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Literal, Optional, Sequence, Tuple, TypeVar, Union
+
+    from ..config import Settings
+    from ..resource import Resource
+    from .span import Attributes, Link
+
+    Sampler = Any  # AlwaysOn, AlwaysOff, TraceIdRatio or ParentBased (trace/sampling.py)
+    AnySpan = Union[Span, NonRecordingSpan]
+    F = TypeVar("F", bound=Callable[..., Any])
+
+_CURRENT: Any = object()  # "parent = whatever span is current" (the default)
 
 
 class Limits:
@@ -22,8 +36,8 @@ class Limits:
     __slots__ = ("attribute_count", "attribute_length", "event_count", "link_count",
                  "event_attribute_count", "link_attribute_count")
 
-    def __init__(self, attribute_count=128, attribute_length=None, event_count=128, link_count=128,
-                 event_attribute_count=128, link_attribute_count=128):
+    def __init__(self, attribute_count: int = 128, attribute_length: Optional[int] = None, event_count: int = 128,
+                 link_count: int = 128, event_attribute_count: int = 128, link_attribute_count: int = 128) -> None:
         self.attribute_count = attribute_count
         self.attribute_length = attribute_length
         self.event_count = event_count
@@ -32,50 +46,53 @@ class Limits:
         self.link_attribute_count = link_attribute_count
 
     @classmethod
-    def from_settings(cls, settings):
+    def from_settings(cls, settings: Settings) -> Limits:
         return cls(settings.span_attribute_count_limit, settings.span_attribute_value_length_limit,
                    settings.span_event_count_limit, settings.span_link_count_limit,
                    settings.event_attribute_count_limit, settings.link_attribute_count_limit)
 
 
 class TracerProvider:
-    def __init__(self, resource, sampler, limits=None, processors=()):
+    def __init__(self, resource: Optional[Resource], sampler: Sampler, limits: Optional[Limits] = None,
+                 processors: Sequence[Any] = ()) -> None:
         self.resource = resource
         self.sampler = sampler
         self.limits = limits or Limits()
         self.processors = Processors(processors)
-        self._tracers = {}
+        self._tracers: Dict[Tuple[str, ...], Tracer] = {}
         # The default sampler (parentbased_always_on) decided inline on the hot path.
         self.parent_or_on = isinstance(sampler, ParentBased) and isinstance(sampler.root, AlwaysOn)
 
-    def get_tracer(self, name, version="", schema_url="", attributes=None):
+    def get_tracer(self, name: str, version: str = "", schema_url: str = "",
+                   attributes: Optional[Dict[str, Any]] = None) -> Tracer:
         key = (name, version) if not (schema_url or attributes) else scope_key(name, version, schema_url, attributes)
         tracer = self._tracers.get(key)
         if tracer is None:
             tracer = self._tracers[key] = Tracer(self, Scope(name, version, schema_url, attributes))
         return tracer
 
-    def add_processor(self, processor):
+    def add_processor(self, processor: Any) -> None:
         self.processors.append(processor)
 
-    def on_end(self, span):
+    def on_end(self, span: Span) -> None:
         for processor in self.processors:
             processor.on_end(span)
 
-    def force_flush(self, timeout_s=5.0):
+    def force_flush(self, timeout_s: float = 5.0) -> None:
         self.processors.force_flush(timeout_s)
 
-    def shutdown(self, timeout_s=5.0):
+    def shutdown(self, timeout_s: float = 5.0) -> None:
         self.processors.shutdown(timeout_s)
 
 
 class Tracer:
-    def __init__(self, provider, scope):
+    def __init__(self, provider: TracerProvider, scope: Scope) -> None:
         self.provider = provider
         self.scope = scope
 
-    def start_span(self, name, kind=SpanKind.INTERNAL, attributes=None, links=None,
-                   start_time=None, parent=_CURRENT):
+    def start_span(self, name: str, kind: int = SpanKind.INTERNAL, attributes: Optional[Attributes] = None,
+                   links: Optional[Sequence[Link]] = None, start_time: Optional[int] = None,
+                   parent: Any = _CURRENT) -> AnySpan:
         """Start a span (not made current). ``parent`` is a span, a SpanContext, or None
         for a new trace; by default the current span."""
         if parent is _CURRENT:
@@ -107,8 +124,9 @@ class Tracer:
                 span.add_link(link.context, link.attributes)
         return span
 
-    def start_as_current_span(self, name, kind=SpanKind.INTERNAL, attributes=None, links=None,
-                              record_exception=True, end_on_exit=True):
+    def start_as_current_span(self, name: str, kind: int = SpanKind.INTERNAL, attributes: Optional[Attributes] = None,
+                              links: Optional[Sequence[Link]] = None, record_exception: bool = True,
+                              end_on_exit: bool = True) -> _CurrentSpan:
         """Context manager (and decorator) that starts a span and makes it current."""
         return _CurrentSpan(self, name, kind, attributes, links, record_exception, end_on_exit)
 
@@ -117,7 +135,8 @@ class _CurrentSpan:
     __slots__ = ("tracer", "name", "kind", "attributes", "links", "record_exception",
                  "end_on_exit", "span", "token")
 
-    def __init__(self, tracer, name, kind, attributes, links, record_exception, end_on_exit):
+    def __init__(self, tracer: Tracer, name: str, kind: int, attributes: Optional[Attributes],
+                 links: Optional[Sequence[Link]], record_exception: bool, end_on_exit: bool) -> None:
         self.tracer = tracer
         self.name = name
         self.kind = kind
@@ -126,12 +145,12 @@ class _CurrentSpan:
         self.record_exception = record_exception
         self.end_on_exit = end_on_exit
 
-    def __enter__(self):
+    def __enter__(self) -> AnySpan:
         span = self.span = self.tracer.start_span(self.name, self.kind, self.attributes, self.links)
         self.token = attach(span)
         return span
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         span = self.span
         detach(self.token)
         if isinstance(exc, Exception) and span.end_ns is None:
@@ -140,7 +159,7 @@ class _CurrentSpan:
             span.end()
         return False
 
-    def __call__(self, func):
+    def __call__(self, func: F) -> F:
         """Use as a decorator: a new span for each call of ``func``."""
         tracer, name, kind = self.tracer, self.name, self.kind
         attributes, links, record, end = self.attributes, self.links, self.record_exception, self.end_on_exit
@@ -148,18 +167,18 @@ class _CurrentSpan:
 
         if getattr(getattr(func, "__code__", None), "co_flags", 0) & 0x80:  # CO_COROUTINE: async def
             @functools.wraps(func)
-            async def traced_async(*args, **kwargs):
+            async def traced_async(*args: Any, **kwargs: Any) -> Any:
                 with _CurrentSpan(tracer, name, kind, attributes, links, record, end):
                     return await func(*args, **kwargs)
 
-            return traced_async
+            return traced_async  # type: ignore[return-value]
 
         @functools.wraps(func)
-        def traced(*args, **kwargs):
+        def traced(*args: Any, **kwargs: Any) -> Any:
             with _CurrentSpan(tracer, name, kind, attributes, links, record, end):
                 return func(*args, **kwargs)
 
-        return traced
+        return traced  # type: ignore[return-value]
 
 
 class use_span:
@@ -167,15 +186,15 @@ class use_span:
 
     __slots__ = ("span", "end_on_exit", "token")
 
-    def __init__(self, span, end_on_exit=False):
+    def __init__(self, span: AnySpan, end_on_exit: bool = False) -> None:
         self.span = span
         self.end_on_exit = end_on_exit
 
-    def __enter__(self):
+    def __enter__(self) -> AnySpan:
         self.token = attach(self.span)
         return self.span
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         detach(self.token)
         if isinstance(exc, Exception) and self.span.end_ns is None:
             record_error(self.span, exc, error_type=False)

@@ -25,6 +25,9 @@ def test_the_wheel_holds_every_module_and_the_builtin_entry_points(tmp_path):
     expected = {str(p.relative_to(ROOT)) for p in (ROOT / "otel_autoinstrument").rglob("*.py")}
     expected |= {"otel_autoinstrument/instrumentors/" + p.name for p in (ROOT / "instrumentors").glob("*.py")}
     assert sorted(n for n in names if n.endswith(".py")) == sorted(expected)
+    # Typed: the marker and the stubs of the plugin API's helpers ship too.
+    typed = {str(p.relative_to(ROOT)) for p in (ROOT / "otel_autoinstrument").rglob("*.pyi")}
+    assert typed and typed | {"otel_autoinstrument/py.typed"} <= names
     assert not any(n.startswith(("tests/", "tools/", "instrumentors/")) for n in names)
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()

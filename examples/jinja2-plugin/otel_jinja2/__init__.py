@@ -30,8 +30,8 @@ class Jinja2Instrumentor(Instrumentor):
     requires = ("jinja2 >= 3.0",)
     modules = ("jinja2",)
 
-    def patches(self) -> List[Tuple[str, str, Callable[[Wrapped, Any, Args, Kwargs], Any]]]:
-        patches = [("jinja2.environment", "Template.render", self._render)]
+    def patches(self) -> List[Tuple[str, str, Callable[..., Any]]]:
+        patches: List[Tuple[str, str, Callable[..., Any]]] = [("jinja2.environment", "Template.render", self._render)]
         if self.settings.bool_value("OTEL_PYTHON_JINJA2_TRACE_LOADING", True):
             patches += [("jinja2.loaders", "BaseLoader.load", self._load),
                         ("jinja2.environment", "Environment.compile", self._compile)]

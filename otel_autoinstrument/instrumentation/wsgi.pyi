@@ -1,0 +1,32 @@
+# Types of the shared WSGI layer (wsgi.py), checked against the module by mypy's
+# stubtest (tests/unit/test_types.py).
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+from ..trace.span import NonRecordingSpan, Span
+from ..trace.tracer import Tracer
+from .http import ExcludedUrls, HttpServer
+from .instrumentor import Instrumentor
+from .protocols import PropagatorAPI
+
+__all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
+
+ENVIRON_KEY: str
+
+class WsgiTracing:
+    http: HttpServer
+    tracer: Tracer
+    propagator: PropagatorAPI
+    excluded: Optional[ExcludedUrls]
+    enduser: Optional[Callable[[], Any]]
+    def __init__(self, instrumentor: Instrumentor, excluded_variable: Optional[str] = None) -> None: ...
+    def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Tuple[Any, ...],
+                 kwargs: Dict[str, Any]) -> Any: ...
+    def span_name(self, method: str, route: Optional[str]) -> str: ...
+
+class WsgiRequest:
+    tracing: WsgiTracing
+    span: Union[Span, NonRecordingSpan]
+    def __init__(self, tracing: WsgiTracing, span: Union[Span, NonRecordingSpan], method: str,
+                 baggage: Optional[Dict[str, str]], file_wrapper: Any) -> None: ...
+    def set_route(self, route: str) -> None: ...
+    def record_exception(self, exc: BaseException) -> None: ...

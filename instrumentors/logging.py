@@ -20,9 +20,9 @@ converts a record (an ``extra=`` value whose ``__str__`` logs) -- are dropped be
 handler sees them, as an uninstrumented run never makes them. A custom ``Logger``
 subclass that overrides ``callHandlers`` without calling the base method is not seen.
 
-Plain functions, not wrapt: ``callHandlers`` runs for every record (a wrapt wrapper
-costs about 0.6 us a call, a function 0.02 us) and ``import logging`` happens in nearly
-every process (wrapt costs about 6 ms to import). The ids are the span current where the
+Plain functions, not wrapt: ``callHandlers`` runs for every record (a wrapt wrapper call
+costs several times a plain function's) and ``import logging`` happens in nearly every
+process, which should not have to import wrapt (figures in docs/architecture.md). The ids are the span current where the
 record is handled (the thread and context that logged it); encoding happens in the
 export thread.
 

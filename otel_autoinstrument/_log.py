@@ -1,7 +1,7 @@
 """The agent's own diagnostics: the ``otel_autoinstrument`` logger, used lazily.
 
-Importing ``logging`` costs about 15 ms on a small machine, more than the agent's whole
-start-up budget, so nothing here imports it until the application does: until then a
+Importing ``logging`` costs a large part of the agent's whole start-up budget (figures in
+docs/architecture.md), so nothing here imports it until the application does: until then a
 message is written straight to stderr in the same one-line format the logger uses.
 The logger writes to stderr through its own handler and does not propagate, so the
 agent's messages never reach (or change) the application's handlers.

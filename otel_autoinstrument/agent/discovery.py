@@ -1,7 +1,7 @@
 """Find instrumentor plugins and installed distribution versions without importlib.metadata.
 
-``importlib.metadata`` costs about 40 ms to import on a small machine, every process,
-more than the whole start-up budget. Entry points and versions are plain files: one
+Importing ``importlib.metadata`` costs more than the agent's whole start-up budget, in
+every process (figures in docs/architecture.md). Entry points and versions are plain files: one
 ``os.scandir`` per ``sys.path`` directory finds the ``*.dist-info`` (and ``*.egg-info``)
 folders, whose names carry the distribution name and version, and only the
 ``entry_points.txt`` files that mention our group are parsed. A unit test checks the

@@ -2,8 +2,8 @@
 already is.
 
 wrapt offers the same (``wrapt.register_post_import_hook``), but importing wrapt costs
-about 20 ms (wrapt 2.x: 70 ms) measured on a 2-core machine, more than the agent's whole
-start-up budget for ``python -c pass``; this finder is a few lines and imports nothing.
+about the agent's whole start-up budget for ``python -c pass`` (figures in
+docs/architecture.md); this finder is a few lines and imports nothing.
 wrapt is still what patches, imported when the first hooked library is.
 
 The finder sits first on ``sys.meta_path`` and only ever answers for hooked names: it

@@ -3,7 +3,7 @@
 
 Written here rather than taken from ``packaging``: importing ``packaging.requirements``
 loads ``typing``, ``re``, ``dataclasses`` and more, a cost paid again by every process
-that imports an instrumented library (BENCHMARKS.md), while this module is small enough
+that imports an instrumented library (docs/architecture.md), while this module is small enough
 to check every instrumentor at start-up, which is how the start-up line can list only
 what will really be patched. ``tests/unit/test_versions.py`` checks it against
 ``packaging`` on its test vectors and generated ones.

@@ -142,3 +142,19 @@ def test_only_the_bridge_imports_the_opentelemetry_api():
         if api:
             offenders[name] = api
     assert offenders == {}
+
+
+def test_instrumentors_use_only_the_documented_names_of_the_plugin_api():
+    """What built-ins use, plugins can use: every name a built-in imports from the plugin
+    API is in that module's ``__all__`` (the documented, stable surface)."""
+    import importlib
+
+    offenders = []
+    for name, path in MODULES.items():
+        if not name.startswith(PACKAGE + ".instrumentors"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PLUGIN_API):
+                public = set(importlib.import_module(node.module).__all__)
+                offenders += ["%s: %s.%s" % (name, node.module, a.name) for a in node.names if a.name not in public]
+    assert offenders == []

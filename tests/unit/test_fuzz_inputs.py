@@ -282,7 +282,7 @@ BODIES = [lambda chunks: chunks, lambda chunks: (chunk for chunk in chunks), Clo
 def test_any_request_gives_a_span_and_the_application_its_response(wsgi_tracings, environ, status, headers,
                                                                    which, kind):
     tracing, memory = wsgi_tracings[which]
-    memory.spans.clear()
+    memory.clear()
     chunks = [b"app's own ", b"body"]
     body = BODIES[kind](chunks)
     seen = {}

@@ -11,6 +11,7 @@ from outcomes import MISSING
 
 OPEN, ACCEPTED, FLAKY = "open", "accepted", "flaky"
 RUN = "<run>"  # the test id of a difference in the run as a whole (exit status, timeout)
+AGENT_LOG = "<agent errors>"  # the test id of the agent's own ERROR lines in a run's output
 
 
 @dataclass
@@ -102,6 +103,12 @@ def differences(library, plain, run):
         found.append(Difference(library, run.mode, RUN, "exit %s" % plain.exit_code, "timed out"))
     elif run.exit_code != plain.exit_code and not found:
         found.append(Difference(library, run.mode, RUN, "exit %s" % plain.exit_code, "exit %s" % run.exit_code))
+    # An internal error the agent logged (and swallowed) is a difference even when every
+    # test passed: the application's output changed. (Inside pytest tests the output is
+    # captured and shows only for failing tests, so this sees only part of them.)
+    if run.agent_errors:
+        found.append(Difference(library, run.mode, AGENT_LOG, "no agent", "%d error line(s): %s" % (
+            len(run.agent_errors), run.agent_errors[0][:200])))
     return found
 
 

@@ -49,6 +49,7 @@ def library_result(lib, versions, runs, diffs, flaky):
             "exit_code": run.exit_code,
             "timed_out": run.timed_out,
             "agent_messages": run.agent_messages,
+            "agent_errors": run.agent_errors,
             "log": run.log,
         } for label, run in runs.items()},
         "flaky_plainly": sorted(flaky),

@@ -16,7 +16,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, List
 
 from outcomes import AGENT_LINE, from_junit, from_unittest_verbose
 
@@ -118,6 +118,7 @@ class Run:
     timed_out: bool
     outcomes: Dict[str, str]
     agent_messages: Dict[str, int]  # the agent's own log lines in the output, by level
+    agent_errors: List[str]  # the distinct ERROR lines among them (internal errors)
     log: str  # path of the output file
 
 
@@ -142,7 +143,10 @@ def run_suite(lib, runner, mode, label, bindir, root, outdir, port, timeout_fact
         timed_out = False
         try:
             exit_code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:  # the timeout, or this script interrupted
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                _kill_group(process.pid, signal.SIGKILL)
+                raise
             timed_out = True
             _kill_group(process.pid, signal.SIGTERM)
             try:
@@ -155,8 +159,8 @@ def run_suite(lib, runner, mode, label, bindir, root, outdir, port, timeout_fact
         _kill_group(process.pid, signal.SIGKILL)  # what the suite left running
     output = log_path.read_text(errors="replace")
     outcomes = runner.outcomes(outdir, output)
-    run = Run(mode.name, label, exit_code, round(duration, 2), timed_out, outcomes, _agent_messages(output),
-              str(log_path))
+    levels, errors = _agent_messages(output)
+    run = Run(mode.name, label, exit_code, round(duration, 2), timed_out, outcomes, levels, errors, str(log_path))
     print("  %-18s exit %s in %.1f s, %d tests%s" % (label, exit_code, duration, len(outcomes),
                                                    " (TIMED OUT)" if timed_out else ""), flush=True)
     return run
@@ -170,8 +174,12 @@ def _kill_group(pgid, sig):
 
 
 def _agent_messages(output):
-    counts = {}
+    """({level: count}, [distinct ERROR/CRITICAL lines]) of the agent's own log lines."""
+    counts, errors = {}, []
     for match in AGENT_LINE.finditer(output):
-        level = match.group(0).split(" ", 2)[1].rstrip(":")
+        line = match.group(0).strip()
+        level = line.split(" ", 2)[1].rstrip(":")
         counts[level] = counts.get(level, 0) + 1
-    return counts
+        if level in ("ERROR", "CRITICAL") and line not in errors:
+            errors.append(line)
+    return counts, errors

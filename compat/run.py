@@ -59,7 +59,7 @@ def list_libraries():
         print("    tests: %s%s" % (" ".join(lib.tests), "  args: " + " ".join(lib.args) if lib.args else ""))
 
 
-def test_library(lib, args, modes, accepted):
+def check_library(lib, args, modes, accepted):
     """Build, run every mode, compare; returns the library's result."""
     runner = RUNNERS[lib.runner]
     workdir = args.workdir.resolve()
@@ -101,7 +101,7 @@ def main(argv=None):
     results, failed = [], []
     for lib in libs:
         try:
-            results.append(test_library(lib, args, modes, accepted))
+            results.append(check_library(lib, args, modes, accepted))
         except Exception as exc:  # one library's broken set-up must not hide the others' results
             print("!! %s: %s" % (lib.name, exc), flush=True)
             failed.append(lib.name)

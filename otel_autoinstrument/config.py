@@ -275,9 +275,11 @@ VARIABLES = [
     Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_RESPONSE", parse_list, [],
         "response headers recorded on client spans"),
     Var("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS", parse_list, [],
-        "captured header names (or regexes) whose values are recorded as [REDACTED]"),
+        "captured header names (or regexes) whose values are recorded as [REDACTED], besides "
+        "every name the sensitive-name pattern matches; -NAME exempts a name from the pattern"),
     Var("OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS", parse_lower_list, [],
-        "extra query parameter names whose values are redacted in URLs"),
+        "extra names whose values are redacted in URL queries and in name=value text, besides "
+        "every name the sensitive-name pattern matches; -NAME exempts a name from the pattern"),
     Var("OTEL_PYTHON_DB_QUERY_SANITIZE", parse_bool, True,
         "replace literals in db.query.text with ? (false records statements as written)"),
     Var("OTEL_PYTHON_REDACTION", parse_redaction, ["default"],

@@ -19,6 +19,8 @@ attributes, not an exception.
 """
 
 from .. import _log, semconv
+from ..redaction import names
+from ..redaction.names import SENSITIVE_NAMES, SensitiveNames  # noqa: F401  (re-exported for plugins)
 from ..redaction.urls import (  # noqa: F401  (re-exported for plugins)
     ALWAYS_REDACTED_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query, redact_url)
 from ..trace.span import SpanKind, StatusCode, record_error
@@ -26,7 +28,7 @@ from ..trace.span import SpanKind, StatusCode, record_error
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
     "ExcludedUrls", "HeaderCapture", "HttpClient", "HttpServer", "REQUEST_HEADER_PREFIX",
-    "RESPONSE_HEADER_PREFIX", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
+    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
     "redact_query", "redact_url", "sensitive_query_params", "set_enduser", "split_host_port",
 ]
 
@@ -109,9 +111,9 @@ def protocol_version(protocol):
 
 
 def sensitive_query_params(settings):
-    """The default sensitive query parameter names plus OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS."""
-    extra = settings.python_url_sensitive_query_params
-    return DEFAULT_SENSITIVE_QUERY_PARAMS.union(extra) if extra else DEFAULT_SENSITIVE_QUERY_PARAMS
+    """The sensitive-name matcher (``SensitiveNames``: the pattern of name parts) with
+    OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS applied; ``name in matcher`` tests a name."""
+    return names.from_settings(settings)
 
 
 class ExcludedUrls:

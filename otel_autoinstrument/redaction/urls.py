@@ -12,8 +12,10 @@ Rules (OpenTelemetry HTTP semantic conventions):
   cuts the authority short; if what is left is no valid ``host[:port]`` and
   an ``@`` follows, everything up to that ``@`` is masked as well.
 * Values of sensitive query parameters become ``REDACTED``; names, order,
-  separators and all other bytes are kept. Names match case-insensitively,
-  also when percent-encoded, and ``user[password]`` / ``password[]`` forms.
+  separators and all other bytes are kept. Which names are sensitive is decided
+  by the pattern of name parts in ``names`` (``auth_token``, ``accessToken``,
+  ``X-Amz-Signature``, ``user[password]``, also percent-encoded), or by the
+  exact set of names a caller passes instead.
 * The fragment is kept (semconv: include it when known), but ``name=value``
   pairs in it (OAuth implicit flow ``#access_token=...``, hash routing
   ``#/cb?token=...``) are redacted like a query.
@@ -21,8 +23,11 @@ Rules (OpenTelemetry HTTP semantic conventions):
   unable to raise on odd input such as a broken IPv6 literal.
 """
 
+from .names import SENSITIVE_NAMES, SensitiveNames
+
 __all__ = [
     "DEFAULT_SENSITIVE_QUERY_PARAMS",
+    "SENSITIVE_NAMES",
     "ALWAYS_REDACTED_HEADERS",
     "REDACTED",
     "redact_url",
@@ -35,8 +40,8 @@ REDACTED = "REDACTED"
 _USERINFO_REDACTED = "REDACTED:REDACTED"
 _HEADER_REDACTED = "[REDACTED]"
 
-# Lower-case query parameter names whose values are always redacted.
-# Callers passing their own set must lower-case it too.
+# Well-known sensitive parameter names, all matched by the pattern (``SENSITIVE_NAMES``),
+# kept for plugins that pass an exact set of lower-case names instead of the pattern.
 DEFAULT_SENSITIVE_QUERY_PARAMS = frozenset(
     {
         # Passwords and shared secrets.
@@ -90,9 +95,17 @@ _query_sep_re = None
 _unquote_plus = None
 
 
-def _is_sensitive(key, sensitive):
-    """``key`` is a lower-cased name that is not in ``sensitive`` as is."""
+def _is_sensitive(name, sensitive):
+    """Is query parameter ``name`` (as written) sensitive by ``sensitive``: a
+    ``SensitiveNames`` matcher, or an exact set of lower-case names?"""
+    if sensitive.__class__ is SensitiveNames:
+        return name in sensitive
     global _unquote_plus
+    key = name.lower()
+    if key in sensitive:
+        return True
+    if key.isalnum():
+        return False
     if "%" in key or "+" in key:
         if _unquote_plus is None:
             # Imported only when needed: most names are plain.
@@ -129,16 +142,13 @@ def _redact_pairs(query, sensitive):
         eq = part.find("=")
         if eq <= 0:
             continue  # no value to hide, or an empty name
-        name = part[:eq].lower()
-        if name in sensitive or (
-            not name.isalnum() and _is_sensitive(name, sensitive)
-        ):
+        if _is_sensitive(part[:eq], sensitive):
             parts[i] = part[: eq + 1] + REDACTED
             changed = True
     return joiner.join(parts) if changed else query
 
 
-def redact_query(query, sensitive=DEFAULT_SENSITIVE_QUERY_PARAMS):
+def redact_query(query, sensitive=SENSITIVE_NAMES):
     """Return ``query`` (no leading ``?``) with sensitive values redacted."""
     try:
         if query.__class__ is not str:
@@ -237,7 +247,7 @@ def _fallback(url, sensitive, loose):
         return REDACTED
 
 
-def redact_url(url, sensitive=DEFAULT_SENSITIVE_QUERY_PARAMS):
+def redact_url(url, sensitive=SENSITIVE_NAMES):
     """Return ``url`` with userinfo and sensitive query values redacted.
 
     Suitable for ``url.full``. URLs without ``@``, ``?`` or ``#`` are
@@ -260,9 +270,9 @@ def mask_secret_in_url(url):
     try:
         if "@" not in url and "?" not in url and "#" not in url:
             return url
-        return _redact(url, DEFAULT_SENSITIVE_QUERY_PARAMS, True)
+        return _redact(url, SENSITIVE_NAMES, True)
     except Exception:
-        return _fallback(url, DEFAULT_SENSITIVE_QUERY_PARAMS, True)
+        return _fallback(url, SENSITIVE_NAMES, True)
 
 
 # --- headers -------------------------------------------------------------
@@ -314,21 +324,28 @@ class HeaderCapture:
     """Turn configured HTTP headers into ``http.*.header.<name>`` attributes.
 
     ``allow`` lists the headers to capture (the
-    ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` lists) and ``sanitize``
-    those whose values are replaced by ``[REDACTED]``
-    (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS``). Entries
-    are case-insensitive names; an entry with regex metacharacters
-    (``x-.*``) is a regular expression that must match the whole name; an
-    invalid regex is taken as a plain name. A comma-separated string is
-    accepted too. :data:`ALWAYS_REDACTED_HEADERS` are redacted even when
-    listed in ``allow``.
+    ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`` lists). A captured header's
+    value is replaced by ``[REDACTED]`` when its name is sensitive by the
+    pattern of name parts (``names.SENSITIVE_NAMES``: ``X-Auth-Token``,
+    ``X-CSRFToken``, ``X-Api-Key``, ...) or listed in ``sanitize``
+    (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS``), where a
+    ``-name`` entry exempts a name from the pattern. Entries are
+    case-insensitive names; an entry with regex metacharacters (``x-.*``) is a
+    regular expression that must match the whole name; an invalid regex is
+    taken as a plain name. A comma-separated string is accepted too.
+    :data:`ALWAYS_REDACTED_HEADERS` are redacted whatever the lists say.
     """
 
-    __slots__ = ("enabled", "_allow", "_allow_re", "_sanitize", "_sanitize_re", "_decisions")
+    __slots__ = ("enabled", "_allow", "_allow_re", "_sanitize", "_sanitize_re", "_names", "_decisions")
 
     def __init__(self, allow=(), sanitize=()):
         self._allow, self._allow_re = _compile_names(allow)
-        self._sanitize, self._sanitize_re = _compile_names(sanitize)
+        if isinstance(sanitize, str):
+            sanitize = sanitize.split(",")
+        sanitize = [entry.strip() for entry in sanitize or () if entry and entry.strip()]
+        exempt = [entry[1:] for entry in sanitize if entry.startswith("-")]
+        self._sanitize, self._sanitize_re = _compile_names([e for e in sanitize if not e.startswith("-")])
+        self._names = SensitiveNames(exempt=exempt) if exempt else SENSITIVE_NAMES
         # Callers test this first and skip all header work when False.
         self.enabled = bool(self._allow or self._allow_re)
         # Lower-case header name -> decision; header names repeat on every
@@ -341,6 +358,7 @@ class HeaderCapture:
                 key in ALWAYS_REDACTED_HEADERS
                 or key in self._sanitize
                 or (self._sanitize_re and self._sanitize_re.fullmatch(key))
+                or key in self._names
             ):
                 decision = _REDACT
             else:

@@ -55,8 +55,9 @@ URL_CASES = [
     # encoded values and names
     ("https://h/?token=a%20b%26c&q=caf%C3%A9+x", "https://h/?token=REDACTED&q=caf%C3%A9+x"),
     ("https://h/?pass%77ord=x&%70wd=y", "https://h/?pass%77ord=REDACTED&%70wd=REDACTED"),
-    ("https://h/?client+secret=x&client_secret=y", "https://h/?client+secret=x&client_secret=REDACTED"),
-    ("https://h/?user[password]=x&tokens[]=y&token[]=z", "https://h/?user[password]=REDACTED&tokens[]=y&token[]=REDACTED"),
+    ("https://h/?client+secret=x&client_secret=y", "https://h/?client+secret=REDACTED&client_secret=REDACTED"),
+    ("https://h/?user[password]=x&tokens[]=y&token[]=z&user[name]=n",
+     "https://h/?user[password]=REDACTED&tokens[]=REDACTED&token[]=REDACTED&user[name]=n"),
     # repeated params, params without '=', empty values and names
     ("https://h/?token=a&token=b&x=1&token=c", "https://h/?token=REDACTED&token=REDACTED&x=1&token=REDACTED"),
     ("https://h/?debug&token&x=1", "https://h/?debug&token&x=1"),

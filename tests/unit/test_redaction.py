@@ -25,7 +25,7 @@ REDACTED = [
     ("Authorization: Bearer abc.DEF-ghi_jkl", "Authorization: Bearer [REDACTED:bearer]"),
     ("bearer  c2VjcmV0LXRva2Vu==", "bearer [REDACTED:bearer]"),
     ("token " + JWT + " end", "token [REDACTED:jwt] end"),
-    ("key=AKIAIOSFODNN7EXAMPLE;", "key=[REDACTED:aws_key];"),
+    ("id=AKIAIOSFODNN7EXAMPLE;", "id=[REDACTED:aws_key];"),
     ("sts ASIAY34FZKBOKMUTVV7A", "sts [REDACTED:aws_key]"),
     ("GET https://bob:hunter2@example.com/x", "GET https://[REDACTED:url_credentials]@example.com/x"),
     ("clone https://ghp_0123456789abcdef@github.com/o/r", "clone https://[REDACTED:url_credentials]@github.com/o/r"),
@@ -34,6 +34,19 @@ REDACTED = [
     ("/o?X-Amz-Signature=abc&X-Amz-Credential=AK%2F1#access_token=zz",
      "/o?X-Amz-Signature=[REDACTED:url_query]&X-Amz-Credential=[REDACTED:url_query]"
      "#access_token=[REDACTED:url_query]"),
+    # name=value pairs with a sensitive name, in any text
+    ("login failed: user=bob password=hunter2 retries=3", "login failed: user=bob password=[REDACTED:key_value] retries=3"),
+    ("Session(id=5, api_key='k-123 45', auth_token=\"t\")",
+     "Session(id=5, api_key=[REDACTED:key_value], auth_token=[REDACTED:key_value])"),
+    ("headers: Authorization=Bearer abc.def X-CSRFToken=zz9", "headers: Authorization=[REDACTED:key_value] X-CSRFToken=[REDACTED:key_value]"),
+    ("retry with accessToken=AAA&page=2 and sessionToken=BBB;x=1",
+     "retry with accessToken=[REDACTED:key_value]&page=2 and sessionToken=[REDACTED:key_value];x=1"),
+    ("GET /cb?secret_key=s&pass=p#auth_token=t", "GET /cb?secret_key=[REDACTED:url_query]&pass=[REDACTED:url_query]"
+     "#auth_token=[REDACTED:url_query]"),
+    # SQLAlchemy's message, its statement cut before the closing bracket
+    ("(sqlite3.OperationalError) near x\n[SQL: INSERT INTO t VALUES ('s3cr3t', 42",
+     "(sqlite3.OperationalError) near x\n[SQL: INSERT INTO t VALUES (?, ?"),
+    ("[parameters: ('hunter2', 'x'\nnext line", "[parameters: [REDACTED:sql_error]\nnext line"),
     ("(sqlite3.IntegrityError) UNIQUE constraint failed: users.name\n"
      "[SQL: INSERT INTO users (name, api_key) VALUES ('bob', 'sk-live-1')]\n"
      "[parameters: ('hunter2', 42)]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)",
@@ -55,6 +68,9 @@ KEPT = [
     "ssh: a@b",                            # no domain
     "ABIAIOSFODNN7EXAMPLE AKIA123",        # not an access key id
     "x" * 5000,
+    "keyword=python&author=ann&monkey=1&token_type=bearer&status_code=500",  # no sensitive name
+    "SELECT * FROM users WHERE password = ? AND token=? AND key=%s",    # placeholders are no secrets
+    "url.query token=REDACTED&page=2",    # already redacted by urls.py
 ]
 
 
@@ -102,9 +118,19 @@ def test_user_patterns_rule_selection_and_exclusion():
 
 
 def test_extra_sensitive_query_parameters_are_redacted_in_text():
-    settings = config.load({"OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS": "dd-api-key"}, set())
+    settings = config.load({"OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS": "dd-api-key,tenant,-sort_key"}, set())
     r = redactor_from_settings(settings)
     assert r.text("POST /v1/x?dd-api-key=abc123&a=1") == "POST /v1/x?dd-api-key=[REDACTED:url_query]&a=1"
+    assert r.text("tenant=acme sort_key=name key=k") == "tenant=[REDACTED:key_value] sort_key=name key=[REDACTED:key_value]"
+
+
+def test_a_value_that_is_not_redacted_still_meets_the_other_rules():
+    r = Redactor()
+    assert r.text("keyword=bob@example.com") == "keyword=[REDACTED:email]"
+    assert r.text("password=bob@example.com") == "password=[REDACTED:key_value]"
+    # key_value alone: url_query pairs stay, and the reverse.
+    assert Redactor(["key_value"]).text("a?token=1 token=2") == "a?token=1 token=[REDACTED:key_value]"
+    assert Redactor(["url_query"]).text("a?token=1 token=2") == "a?token=[REDACTED:url_query] token=2"
 
 
 @pytest.mark.parametrize("text, items", [
@@ -197,6 +223,37 @@ def test_log_bodies_and_attributes_are_redacted():
     assert first.body == "login by [REDACTED:email]"
     assert first.attributes == {"token": "[REDACTED:jwt]", "count": 3}
     assert second.body == {"card": "[REDACTED:card]", "list": ["x", "[REDACTED:aws_key]"]}
+
+
+def test_database_exceptions_lose_their_literals_on_every_span_and_log_record():
+    import sqlite3
+
+    collect = Collect()
+    tracer = TracerProvider(None, AlwaysOn(), processors=[collect]).get_tracer("t")
+    span = tracer.start_span("GET /pay")
+    try:
+        sqlite3.connect(":memory:").execute("SELECT '" + "Sq1" + "Secret")
+    except sqlite3.OperationalError as exc:
+        span.record_exception(exc)
+        span.set_status(StatusCode.ERROR, "OperationalError: %s" % exc)
+        record = LogRecord("query failed", attributes={
+            "exception.type": "sqlite3.OperationalError", "exception.message": str(exc),
+            "exception.stacktrace": "Traceback (most recent call last):\n  File \"app.py\", line 1\n"
+                                    "sqlite3.OperationalError: %s" % exc})
+    span.end()
+    real = RecordingExporter()
+    RedactingExporter(real, "traces", Redactor).export(collect.items, 0)
+    RedactingExporter(real, "logs", Redactor).export([record], 0)
+    (exported,), (log,) = real.batches
+    (event,) = exported.events
+    assert event.attributes["exception.message"] == "unrecognized token: ?"
+    assert "Sq1Secret" not in event.attributes["exception.stacktrace"]
+    assert exported.status_message == "OperationalError: unrecognized token: ?"
+    assert log.attributes["exception.message"] == "unrecognized token: ?"
+    assert log.attributes["exception.stacktrace"].endswith("sqlite3.OperationalError: unrecognized token: ?")
+    assert '  File "app.py", line 1' in log.attributes["exception.stacktrace"]  # frames are kept
+    # Other exceptions keep their quotes: only the rules apply.
+    assert Redactor().database_exception({"exception.type": "ValueError", "exception.message": "'a'"}) == ("'a'", None)
 
 
 def test_none_turns_the_processor_off():

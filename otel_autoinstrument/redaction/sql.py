@@ -1,24 +1,53 @@
-"""SQL statement sanitizing and summarising for database spans.
+"""SQL statement sanitizing for database spans, per dialect.
 
-Shared by the SQLAlchemy and Django instrumentations; follows the stable
-OpenTelemetry database semantic conventions (``db.query.text``,
-``db.operation.name``, ``db.collection.name``, ``db.system.name``).
+Shared by the SQLAlchemy and Django instrumentations (and plugins) through
+``instrumentation.db``; summarising (operation, table, span name) is in ``sql_summary``
+and re-exported here. Follows the stable OpenTelemetry database semantic conventions
+(``db.query.text``, ``db.operation.name``, ``db.collection.name``, ``db.system.name``).
 
-Sanitizing keeps the statement's whitespace as written: comments are removed
-(a block comment that separated two tokens becomes one space) and the result
-is stripped at both ends. Everything runs on the application's hot path, so
-the regexes are compiled on first use and results are cached per statement.
+Dialects decide what a literal is (``dialect`` is a SQLAlchemy dialect name, a Django
+vendor, or a ``db.system.name`` value):
+
+* ``mysql`` family (mysql, mariadb): a backslash escapes the next character inside
+  strings, double-quoted text is a string too (we assume ANSI_QUOTES is off, the
+  server default: with it on, double-quoted identifiers become ``?`` as well, which
+  hides names but never a literal), ``#`` starts a comment;
+* ``standard`` (sqlite, postgresql, mssql, oracle and every other known database): a
+  backslash is an ordinary character, ``'...'`` with ``''`` is the only string, double
+  quotes, backticks and brackets quote identifiers; PostgreSQL's ``E'...'`` escape
+  strings and ``$tag$...$tag$`` dollar quoting are literals too (in every dialect);
+* ``default`` (no dialect given, or an unknown one): the standard rules, except that
+  a string whose closing quote follows an odd number of backslashes (``'C:\\'``, or
+  MySQL's ``'it\\'s'``) is where the two readings part: from there on, the whole rest
+  of the statement becomes ``?``, so neither reading can leak a literal.
+
+Sanitizing keeps the statement's whitespace as written: comments are removed (a block
+comment that separated two tokens becomes one space) and the result is stripped at
+both ends. A statement longer than ``SANITIZE_MAX_LEN`` (32 KiB) is sanitized by its
+first 32 KiB and the rest is left out: the cost on the application's thread stays
+bounded, and a literal cut in two still counts as a literal (an unterminated string,
+comment or dollar quote runs to the end). Every pattern runs in linear time: each
+alternative that can scan far either always succeeds (an unterminated string ends at
+the end of the text) or starts only where no earlier attempt scanned. The regexes are
+compiled on first use per dialect; results are cached per (statement, dialect).
 """
 
 from functools import lru_cache
+
+from .sql_summary import db_system_name, span_name_for, summarize_sanitized, truncate  # noqa: F401  (re-exported)
 
 __all__ = [
     "sanitize_sql",
     "summarize_sql",
     "span_name_for",
     "db_system_name",
+    "dialect_family",
     "truncate",
+    "SANITIZE_MAX_LEN",
 ]
+
+MYSQL, STANDARD, DEFAULT = "mysql", "standard", "default"
+SANITIZE_MAX_LEN = 32 * 1024
 
 # Statements longer than this are sanitized without caching, so a few bulk
 # INSERTs cannot pin megabytes of text in the LRU caches.
@@ -31,13 +60,29 @@ _LIT = "\x00"
 # of ``.5``) was already copied to the output and must be dropped.
 _LIT_DROP_PREV = "\x01"
 
-_STRING_BODY = r"[^'\\]*(?:(?:''|\\[\s\S]?)[^'\\]*)*(?:'|\Z)"
+# String bodies after the opening quote. Each always succeeds (an unterminated string
+# runs to the end), so the engine never backtracks into it.
+_STANDARD_STRING = r"[^']*(?:''[^']*)*(?:'|\Z)"
+_ESCAPED_STRING = r"[^'\\]*(?:(?:''|\\[\s\S]?)[^'\\]*)*(?:'|\Z)"
+_ESCAPED_DQ_STRING = r'[^"\\]*(?:(?:""|\\[\s\S]?)[^"\\]*)*(?:"|\Z)'
+# Default: backslash pairs are kept together; a quote after an odd number of
+# backslashes ends the string in standard SQL but not in MySQL: mask to the end.
+_GUARDED_STRING = r"(?:[^'\\]+|''|\\\\|\\(?!'))*(?:'|\\'[\s\S]*|\Z)"
+_STRINGS = {STANDARD: _STANDARD_STRING, MYSQL: _ESCAPED_STRING, DEFAULT: _GUARDED_STRING}
+
 _NUM_TAIL = (
     r"(?:(?<=0)[xX][0-9A-Fa-f]+|(?<=0)[bB][01]+"
     r"|\d*(?:\.\d*)?(?:[eE][+-]?\d+)?)(?![\w$])"
 )
 _FRACTION_TAIL = r"\d*(?:[eE][+-]?\d+)?(?![\w$])"
-_QUOTED_IDENT = r'(?:"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`)'
+_QUOTED_IDENT = {
+    STANDARD: r'(?:"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`)',
+    MYSQL: r"`[^`]*(?:``[^`]*)*`",
+}
+_IDENT_BODY = {
+    STANDARD: r'(?<=")[^"]*(?:""[^"]*)*"|(?<=`)[^`]*(?:``[^`]*)*`',
+    MYSQL: r"(?<=`)[^`]*(?:``[^`]*)*`",
+}
 
 # One alternation scanned left to right: whichever token starts first wins,
 # so a quote inside a comment never opens a string and ``--`` inside a string
@@ -45,25 +90,27 @@ _QUOTED_IDENT = r'(?:"[^"]*(?:""[^"]*)*"|`[^`]*(?:``[^`]*)*`)'
 # class, which lets the regex engine skip ordinary text in C; each
 # alternative then looks behind to see which character that was.
 _TOKEN_PATTERN = r"""
-[-/"`'$0-9<BOOL_FIRST>](?:
+[-/"`'$0-9<LEAD>](?:
   (?P<lc>(?<=-)-[^\r\n]*)                              # -- comment: removed
 | (?P<bc>(?<=/)\*[\s\S]*?(?:\*/|\Z)\s*)                # /* comment */: removed
+<HASH>
   # Quoted identifiers are kept. A run of them ("t"."a", "t"."b") is one
   # match, because Django quotes every identifier.
 | (?P<qi>
-    (?:(?<=")[^"]*(?:""[^"]*)*"|(?<=`)[^`]*(?:``[^`]*)*`)
+    (?:<IDENT_BODY>)
     (?:[\s,.()]*<QI>)*
   )
-  # E'..', N'..', X'ff', B'01' strings and .5 numbers: their first
-  # character was already copied to the output.
+  # E'..', N'..', X'..', B'..' strings and .5 numbers: their first character was
+  # already copied to the output. E'..' is PostgreSQL's escape string.
 | (?P<drop>
-    (?<=')(?<=[^\w$][EeNnXxBb]')<STRING>
+    (?<=')(?<=[^\w$][Ee]')<ESCAPED>
+  | (?<=')(?<=[^\w$][NnXxBb]')<STRING>
   | (?<=\d)(?<=[^\w$.)\]"`]\.\d)<FRAC>
   )
 | (?P<lit>
-    # 'string' with '' and \' escapes. Unterminated, it runs to the end so
-    # its tail can never leak.
+    # 'string'. Unterminated, it runs to the end so its tail can never leak.
     (?<=')<STRING>
+<DQ_STRING>
     # PostgreSQL $$dollar$$ / $tag$quoted$tag$ string.
   | (?<=\$)(?<![\w$].)(?P<tag>[A-Za-z_]\w*|)\$[\s\S]*?(?:\$(?P=tag)\$|\Z)
     # Number. Digits after a word character, '$', '.', '@', '?' or a lone
@@ -76,6 +123,8 @@ _TOKEN_PATTERN = r"""
 <BOOL>  )
 )
 """
+_HASH_COMMENT = "| (?P<hc>(?<=\\#)[^\\r\\n]*)                       # MySQL's # comment: removed\n"
+_MYSQL_DQ_STRING = '  | (?<=")' + _ESCAPED_DQ_STRING + "\n"
 # Looking for booleans means stopping at every T and F, so only statements
 # that contain "true" or "false" get the variant that does.
 _BOOL = r"""    # TRUE / FALSE, but not :true, %(true)s or t.true.
@@ -103,19 +152,24 @@ _IN_LIST_PATTERN = (
     r"\s*\x00(?:\s*,\s*\x00)*\s*\)"
 )
 
-_token_re = None
-_token_bool_re = None
+_token_res = {}  # (family, with_bool) -> compiled token pattern
 _in_list_re = None
 _drop_prev_re = None
+_families = {}
 
 
-def _token_pattern(with_bool):
+def _token_pattern(family, with_bool):
+    mysql = family == MYSQL
     pattern = _TOKEN_PATTERN
     for key, value in (
-        ("<BOOL_FIRST>", "TtFf" if with_bool else ""),
+        ("<LEAD>", ("#" if mysql else "") + ("TtFf" if with_bool else "")),
+        ("<HASH>", _HASH_COMMENT if mysql else ""),
+        ("<DQ_STRING>", _MYSQL_DQ_STRING if mysql else ""),
         ("<BOOL>", _BOOL if with_bool else ""),
-        ("<QI>", _QUOTED_IDENT),
-        ("<STRING>", _STRING_BODY),
+        ("<IDENT_BODY>", _IDENT_BODY[MYSQL if mysql else STANDARD]),
+        ("<QI>", _QUOTED_IDENT[MYSQL if mysql else STANDARD]),
+        ("<ESCAPED>", _ESCAPED_STRING),
+        ("<STRING>", _STRINGS[family]),
         ("<SIGN_KEYWORDS>", _SIGN_KEYWORDS),
         ("<NUM>", _NUM_TAIL),
         ("<FRAC>", _FRACTION_TAIL),
@@ -124,20 +178,39 @@ def _token_pattern(with_bool):
     return pattern
 
 
-def _compile():
-    global _token_re, _in_list_re, _drop_prev_re
+def _token_re(family, with_bool):
+    global _in_list_re, _drop_prev_re
     import re
 
-    _in_list_re = re.compile(_IN_LIST_PATTERN)
-    _drop_prev_re = re.compile(r"[\s\S]\x01")
-    _token_re = re.compile(_token_pattern(False), re.VERBOSE)
+    if _in_list_re is None:
+        _in_list_re = re.compile(_IN_LIST_PATTERN)
+        _drop_prev_re = re.compile(r"[\s\S]\x01")
+    compiled = _token_res[family, with_bool] = re.compile(_token_pattern(family, with_bool), re.VERBOSE)
+    return compiled
 
 
-def _compile_bool():
-    global _token_bool_re
-    import re
+def dialect_family(dialect):
+    """``mysql``, ``standard`` or ``default``: how ``dialect`` writes its literals."""
+    family = _families.get(dialect)
+    if family is None:
+        name = str(dialect).strip().lower() if dialect else ""
+        system = db_system_name(name) if name else "other_sql"
+        if system in ("mysql", "mariadb") or name in ("mysql", "mariadb"):
+            family = MYSQL
+        elif system != "other_sql" or name in _STANDARD_SYSTEM_NAMES:
+            family = STANDARD
+        else:
+            family = DEFAULT
+        if len(_families) < 256:
+            _families[dialect] = family
+    return family
 
-    _token_bool_re = re.compile(_token_pattern(True), re.VERBOSE)
+
+# db.system.name values of databases that follow standard SQL quoting.
+_STANDARD_SYSTEM_NAMES = frozenset((
+    "sqlite", "postgresql", "oracle.db", "microsoft.sql_server", "cockroachdb", "aws.redshift", "ibm.db2",
+    "sap.hana", "clickhouse", "trino", "gcp.spanner", "firebirdsql", "teradata",
+))
 
 
 def _replace_token(m):
@@ -146,7 +219,7 @@ def _replace_token(m):
         return _LIT
     if kind == "qi":
         return m.group()
-    if kind == "lc":
+    if kind == "lc" or kind == "hc":
         return ""
     if kind == "drop":
         return _LIT_DROP_PREV
@@ -157,16 +230,13 @@ def _replace_token(m):
     return " "
 
 
-def _sanitize(statement):
-    if _token_re is None:
-        _compile()
+def _sanitize(statement, family=DEFAULT):
+    if len(statement) > SANITIZE_MAX_LEN:
+        statement = statement[:SANITIZE_MAX_LEN]
     low = statement.lower()
-    if "true" in low or "false" in low:
-        if _token_bool_re is None:
-            _compile_bool()
-        out = _token_bool_re.sub(_replace_token, statement)
-    else:
-        out = _token_re.sub(_replace_token, statement)
+    with_bool = "true" in low or "false" in low
+    pattern = _token_res.get((family, with_bool)) or _token_re(family, with_bool)
+    out = pattern.sub(_replace_token, statement)
     if _LIT_DROP_PREV in out:
         out = _drop_prev_re.sub(_LIT, out)
     if _LIT in out:
@@ -178,8 +248,9 @@ def _sanitize(statement):
 _sanitize_cached = lru_cache(maxsize=256)(_sanitize)
 
 
-def sanitize_sql(statement):
-    """Return ``statement`` with every literal replaced by ``?``.
+def sanitize_sql(statement, dialect=None):
+    """Return ``statement`` with every literal replaced by ``?``, read as ``dialect``
+    writes literals (see the module docstring; None: the default rules).
 
     Strings, dollar-quoted strings, numbers, hex/bit literals and booleans
     become ``?``; ``IN (<literals>)`` collapses to ``IN (?)``; comments are
@@ -188,9 +259,10 @@ def sanitize_sql(statement):
     """
     if statement.__class__ is not str:
         statement = _as_text(statement)
+    family = DEFAULT if dialect is None else _families.get(dialect) or dialect_family(dialect)
     if len(statement) > _CACHE_MAX_LEN:
-        return _sanitize(statement)
-    return _sanitize_cached(statement)
+        return _sanitize(statement, family)
+    return _sanitize_cached(statement, family)
 
 
 def _as_text(value):
@@ -199,162 +271,16 @@ def _as_text(value):
     return str(value)
 
 
-# --- summarising --------------------------------------------------------
-
-_OPERATIONS = frozenset(
-    (
-        "SELECT INSERT UPDATE DELETE CREATE DROP ALTER BEGIN COMMIT ROLLBACK "
-        "PRAGMA WITH REPLACE MERGE TRUNCATE CALL EXEC SAVEPOINT RELEASE SHOW SET"
-    ).split()
-)
-
-# A possibly quoted identifier, and a name of up to three dotted parts.
-_IDENT = r'(?:"[^"]+"|`[^`]+`|\[[^\]]+\]|[^\W\d][\w$]*)'
-_NAME = r"(" + _IDENT + r"(?:\." + _IDENT + r"){0,2})"
-
-# Where the single target table sits, per operation: matched right after the
-# operation keyword in the upper-cased sanitized text, so no IGNORECASE
-# (slow to compile and to run).
-_TARGET_PATTERNS = {
-    "INSERT": r"(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE|OR\s+\w+))*"
-    r"\s+INTO\s+" + _NAME,
-    "REPLACE": r"(?:\s+(?:LOW_PRIORITY|DELAYED))?\s+INTO\s+" + _NAME,
-    "UPDATE": r"(?:\s+(?:LOW_PRIORITY|IGNORE|ONLY|OR\s+\w+))*\s+" + _NAME,
-    "DELETE": r"(?:\s+(?:LOW_PRIORITY|QUICK|IGNORE))*\s+FROM\s+(?:ONLY\s+)?" + _NAME,
-    "CREATE": r"(?:\s+OR\s+REPLACE)?(?:\s+(?:GLOBAL|LOCAL))?"
-    r"(?:\s+(?:TEMP|TEMPORARY))?(?:\s+UNLOGGED)?\s+TABLE"
-    r"(?:\s+IF\s+NOT\s+EXISTS)?\s+" + _NAME,
-    "DROP": r"(?:\s+TEMPORARY)?\s+TABLE(?:\s+IF\s+EXISTS)?\s+" + _NAME,
-    "ALTER": r"\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?\s+" + _NAME,
-    "TRUNCATE": r"(?:\s+TABLE)?(?:\s+ONLY)?\s+" + _NAME,
-    # SELECT: the name right after the top-level FROM.
-    "SELECT": r"\s+" + _NAME,
-}
-
-_summary_res = None
-# Target regexes, compiled per operation on first use.
-_targets = {}
-
-
-def _compile_summary():
-    global _summary_res
-    import re
-
-    _summary_res = {
-        "first": re.compile(r"[A-Za-z]+\b"),
-        # Keywords that bring a second table into the statement.
-        "multi": re.compile("JOIN|UNION|INTERSECT|EXCEPT|USING|SELECT"),
-        # Optional alias then a comma: a list of several tables.
-        "list": re.compile(r"\s*(?:(?:AS\s+)?" + _IDENT + r"\s*)?,"),
-        "call": re.compile(r"\s*\("),
-    }
-
-
-def _target(op):
-    pattern = _targets.get(op)
-    if pattern is None and op in _TARGET_PATTERNS:
-        import re
-
-        pattern = _targets[op] = re.compile(_TARGET_PATTERNS[op])
-    return pattern
-
-
-_UNQUOTE = {ord(c): None for c in '"`[]'}
-
-
-def _in_word(c):
-    # Characters that continue a word, so "from" in "valid_from", "t.from"
-    # or "from" quoted as an identifier is no keyword.
-    return c.isalnum() or c in '_$."`'
-
-
-def _find_word(upper, word, start):
-    """Index of keyword ``word`` (upper case) in ``upper`` from ``start``."""
-    size = len(word)
-    i = upper.find(word, start)
-    while i != -1:
-        end = i + size
-        if (i == 0 or not _in_word(upper[i - 1])) and (
-            end == len(upper) or not _in_word(upper[end])
-        ):
-            return i
-        i = upper.find(word, end)
-    return -1
-
-
-def _collection(op, text, pos):
-    """Return the single table ``text`` works on, or None when unsure.
-
-    ``text`` is sanitized (no comments or string literals to trip over) and
-    ``pos`` is just past the operation keyword.
-    """
-    res = _summary_res
-    pattern = _target(op)
-    if pattern is None:
-        return None
-    # Plain str.find on an upper-cased copy beats a case-insensitive regex
-    # scan by far; bail out if upper-casing moved the offsets (e.g. "ß").
-    upper = text.upper()
-    if len(upper) != len(text):
-        return None
-    # Several statements: the summary would describe only the first one.
-    if ";" in text.rstrip(" \t\r\n;"):
-        return None
-    # The operation keyword is before ``pos``: any SELECT found is a
-    # subquery (or INSERT/CREATE ... SELECT) reading another table.
-    for m in res["multi"].finditer(upper, pos):
-        start, end = m.span()
-        if not _in_word(upper[start - 1]) and (
-            end == len(upper) or not _in_word(upper[end])
-        ):
-            return None
-    if op == "SELECT" or op == "UPDATE":
-        # FROM inside parentheses belongs to EXTRACT(x FROM y) and the like.
-        i = _find_word(upper, "FROM", pos)
-        depth = 0
-        while i != -1:
-            depth += upper.count("(", pos, i) - upper.count(")", pos, i)
-            if depth == 0:
-                break
-            pos = i
-            i = _find_word(upper, "FROM", i + 4)
-        if op == "UPDATE":
-            if i != -1:
-                return None  # UPDATE ... FROM other_table
-        elif i == -1:
-            return None
-        else:
-            pos = i + 4
-    m = pattern.match(upper, pos)
-    if m is None:
-        return None
-    end = m.end()
-    if res["list"].match(upper, end):
-        return None
-    if (op == "SELECT" or op == "DELETE") and res["call"].match(upper, end):
-        return None  # table function: FROM generate_series(...)
-    # Same offsets in ``text``: the name as written.
-    return text[m.start(1) : m.end(1)].translate(_UNQUOTE)
-
-
-def _summarize(statement):
-    if _summary_res is None:
-        _compile_summary()
-    text = sanitize_sql(statement)
-    m = _summary_res["first"].match(text)
-    if m is None:
-        return None, None
-    op = m.group().upper()
-    if op not in _OPERATIONS:
-        return None, None
-    return op, _collection(op, text, m.end())
+def _summarize(statement, family):
+    return summarize_sanitized(_sanitize_cached(statement, family) if len(statement) <= _CACHE_MAX_LEN
+                               else _sanitize(statement, family))
 
 
 _summarize_cached = lru_cache(maxsize=256)(_summarize)
 
 
-def summarize_sql(statement):
-    """Return ``(operation, collection)`` for ``statement``.
+def summarize_sql(statement, dialect=None):
+    """Return ``(operation, collection)`` for ``statement`` (read as ``dialect``).
 
     ``operation`` is the upper-cased first keyword when it is a known SQL
     command, else None. ``collection`` is the one table the statement works
@@ -363,57 +289,7 @@ def summarize_sql(statement):
     """
     if statement.__class__ is not str:
         statement = _as_text(statement)
+    family = DEFAULT if dialect is None else _families.get(dialect) or dialect_family(dialect)
     if len(statement) > _CACHE_MAX_LEN:
-        return _summarize(statement)
-    return _summarize_cached(statement)
-
-
-def span_name_for(operation, collection, system):
-    """Span name: ``"SELECT users"``, ``"SELECT"`` or the system name."""
-    if operation:
-        if collection:
-            return operation + " " + collection
-        return operation
-    return system or "other_sql"
-
-
-_SYSTEM_NAMES = {
-    "sqlite": "sqlite",
-    "sqlite3": "sqlite",
-    "postgresql": "postgresql",
-    "postgres": "postgresql",
-    "mysql": "mysql",
-    "mariadb": "mariadb",
-    "oracle": "oracle.db",
-    "mssql": "microsoft.sql_server",
-    "microsoft": "microsoft.sql_server",
-    # Other SQLAlchemy dialects with a defined db.system.name value.
-    "cockroachdb": "cockroachdb",
-    "redshift": "aws.redshift",
-    "db2": "ibm.db2",
-    "ibm_db_sa": "ibm.db2",
-    "hana": "sap.hana",
-    "clickhouse": "clickhouse",
-    "trino": "trino",
-    "spanner": "gcp.spanner",
-    "firebird": "firebirdsql",
-    "teradatasql": "teradata",
-}
-
-
-def db_system_name(dialect_or_vendor):
-    """Map a SQLAlchemy dialect or Django vendor name to ``db.system.name``.
-
-    Accepts driver-qualified names too (``postgresql+psycopg2``).
-    """
-    if not dialect_or_vendor:
-        return "other_sql"
-    name = str(dialect_or_vendor).strip().lower().partition("+")[0]
-    return _SYSTEM_NAMES.get(name, "other_sql")
-
-
-def truncate(text, limit):
-    """Cut ``text`` to ``limit`` characters; None (or negative) = no limit."""
-    if limit is None or limit < 0 or len(text) <= limit:
-        return text
-    return text[:limit]
+        return _summarize(statement, family)
+    return _summarize_cached(statement, family)

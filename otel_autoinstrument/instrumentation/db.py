@@ -8,16 +8,25 @@ unless OTEL_PYTHON_DB_QUERY_SANITIZE=false; cut to the attribute length limit),
 ``db.operation.name``, ``db.collection.name`` and, for networked databases,
 ``server.address`` / ``server.port``. Bound parameters are never recorded.
 
+The text and the name are computed by the rules of the database's dialect (the system
+given to ``target``: MySQL's backslash escapes and ``#`` comments are not SQLite's, see
+``redaction.sql``). A failed statement's error message goes through the same scrubber
+(``scrub_db_error``): drivers quote the offending literal in it (``unrecognized token:
+"'secret"``), so the exception event's message and stack trace and the status
+description get ``?`` instead.
+
 Applications run the same few statements over and over, so everything derived from
-the statement text is computed once per text and cached; the cost of a traced
-statement is then one dict lookup, one dict copy and the span itself.
+the statement text is computed once per (database system, text) and cached; the cost
+of a traced statement is then two dict lookups, one dict copy and the span itself.
 """
 
 from .. import semconv
 from ..redaction.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
+from ..redaction.sql_errors import scrub_error_message, scrub_traceback
 from ..trace.span import SpanKind, record_error
 
-__all__ = ["DbSpans", "db_system_name", "sanitize_sql", "span_name_for", "summarize_sql"]
+__all__ = ["DbSpans", "db_system_name", "record_db_error", "sanitize_sql", "scrub_db_error", "span_name_for",
+           "summarize_sql"]
 
 # Statements longer than this are described on every call rather than cached, so a
 # stream of distinct bulk statements cannot pin megabytes of text.
@@ -34,7 +43,7 @@ class DbSpans:
         self.tracer = tracer
         self.sanitize = settings.python_db_query_sanitize
         self.length_limit = settings.span_attribute_value_length_limit
-        self._statements = {}  # statement text -> (span name or None, statement attributes)
+        self._statements = {}  # db.system.name -> {statement text -> (span name or None, attributes)}
         self._targets = {}  # (system, namespace, address, port) -> connection attributes
 
     def target(self, system, namespace=None, address=None, port=None):
@@ -66,9 +75,11 @@ class DbSpans:
         """Start (not make current) the CLIENT span of ``statement`` run on ``target``."""
         if statement.__class__ is not str:
             statement = _as_text(statement)
-        described = self._statements.get(statement)
+        system = target[semconv.DB_SYSTEM_NAME]
+        statements = self._statements.get(system)
+        described = statements.get(statement) if statements is not None else None
         if described is None:
-            described = self._describe(statement)
+            described = self._describe(statement, system)
         name, statement_attributes = described
         attributes = target.copy()
         attributes.update(statement_attributes)
@@ -76,9 +87,9 @@ class DbSpans:
             name = target[semconv.DB_SYSTEM_NAME]
         return self.tracer.start_span(name, _CLIENT, attributes)
 
-    def _describe(self, statement):
-        operation, collection = summarize_sql(statement)
-        text = sanitize_sql(statement) if self.sanitize else statement
+    def _describe(self, statement, system):
+        operation, collection = summarize_sql(statement, system)
+        text = sanitize_sql(statement, system) if self.sanitize else statement
         attributes = {semconv.DB_QUERY_TEXT: truncate(text, self.length_limit)}
         if operation:
             attributes[semconv.DB_OPERATION_NAME] = operation
@@ -87,19 +98,39 @@ class DbSpans:
         # Without an operation the name is the system's, known only per target.
         described = (span_name_for(operation, collection, None) if operation else None, attributes)
         if len(statement) <= _CACHE_MAX_LEN:
-            cache = self._statements
+            cache = self._statements.get(system)
+            if cache is None:
+                cache = self._statements[system] = {}
             if len(cache) >= _CACHE_MAX_ENTRIES:
                 cache.clear()  # safe while other threads read it; refills with what is in use
             cache[statement] = described
         return described
 
-    @staticmethod
-    def finish(span, error=None):
-        """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event."""
+    def finish(self, span, error=None):
+        """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event
+        whose message (and its copies in the stack trace and status) is scrubbed of
+        literals, unless OTEL_PYTHON_DB_QUERY_SANITIZE=false."""
         if error is not None:
-            record_error(span, error)
+            record_db_error(span, error, self.sanitize)
         span.end()
 
+
+def record_db_error(span, error, scrub=True):
+    """``record_error`` for a database exception (the exception event, status ERROR,
+    ``error.type``) with the message scrubbed of literals (``scrub``) wherever it appears.
+    For plugins that end their database spans themselves."""
+    if scrub and span.is_recording():
+        system = span.attributes.get(semconv.DB_SYSTEM_NAME)
+        record_error(span, error, scrub=lambda text: scrub_error_message(text, system),
+                     scrub_stacktrace=lambda text: scrub_traceback(text, system))
+    else:
+        record_error(span, error)
+
+
+def scrub_db_error(message, system=None):
+    """A database error message with the literals it quotes replaced by ``?``, by the
+    rules of ``system`` (``db.system.name``, a dialect or vendor name; None: default)."""
+    return scrub_error_message(message, system)
 
 
 def _as_text(statement):

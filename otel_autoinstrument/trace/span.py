@@ -11,7 +11,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
+    from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
     AttributeValue = Union[str, bool, int, float, Sequence[Union[str, bool, int, float, None]], bytes]
     Attributes = Mapping[str, AttributeValue]
@@ -256,17 +256,16 @@ class Span:
 
     def record_exception(self, exception: BaseException, attributes: Optional[Attributes] = None,
                          timestamp: Optional[int] = None, escaped: bool = False) -> None:
-        """Add the semantic-conventions ``exception`` event."""
+        """Add the semantic-conventions ``exception`` event (``attributes`` override its
+        computed ones: a given ``exception.stacktrace`` is not formatted again)."""
         if self.end_ns is not None:
             return
-        import traceback
+        event_attrs: Dict[str, Any] = {"exception.type": qualified_type(exception), "exception.message": str(exception)}
+        if not attributes or "exception.stacktrace" not in attributes:
+            import traceback
 
-        event_attrs: Dict[str, Any] = {
-            "exception.type": qualified_type(exception),
-            "exception.message": str(exception),
-            "exception.stacktrace": "".join(
-                traceback.format_exception(type(exception), exception, exception.__traceback__)),
-        }
+            event_attrs["exception.stacktrace"] = "".join(
+                traceback.format_exception(type(exception), exception, exception.__traceback__))
         if attributes:
             event_attrs.update(attributes)
         self.add_event("exception", event_attrs, timestamp)
@@ -296,13 +295,26 @@ class Span:
 
 
 def record_error(span: Union[Span, NonRecordingSpan], exception: BaseException, error_type: bool = True,
-                 record_exception: bool = True) -> None:
+                 record_exception: bool = True, scrub: Optional[Callable[[str], str]] = None,
+                 scrub_stacktrace: Optional[Callable[[str], str]] = None) -> None:
     """An exception ended the operation of ``span``: the ``exception`` event, status ERROR
     with ``Type: message`` and, for instrumentations, ``error.type`` (the class,
-    module-qualified). The one place that sequence is written."""
+    module-qualified). ``scrub(message)`` rewrites the message in the event and the status,
+    ``scrub_stacktrace(text)`` the stack trace (by default: the message replaced where it
+    repeats). The one place that sequence is written."""
+    message = str(exception)
+    shown = scrub(message) if scrub is not None and message else message
     if record_exception:
-        span.record_exception(exception, escaped=True)
-    span.set_status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, exception))
+        if shown == message and scrub_stacktrace is None:
+            span.record_exception(exception, escaped=True)
+        else:
+            import traceback
+
+            stacktrace = "".join(traceback.format_exception(type(exception), exception, exception.__traceback__))
+            stacktrace = (scrub_stacktrace(stacktrace) if scrub_stacktrace is not None
+                          else stacktrace.replace(message, shown))
+            span.record_exception(exception, {"exception.message": shown, "exception.stacktrace": stacktrace})
+    span.set_status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, shown))
     if error_type:
         span.set_attribute("error.type", qualified_type(exception))
 

@@ -97,13 +97,15 @@ def _percent_decode(text):
 def parse_pairs(text):
     """``key1=value1,key2=value2`` with percent-decoded values (W3C baggage style)."""
     pairs = {}
-    for item in text.split(","):
+    for number, item in enumerate(text.split(","), 1):
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise BadValue("expected key=value pairs separated by commas, got %r" % _mask(item))
+            # The item is not shown: in a header list it may be all secret ("Bearer xyz").
+            raise BadValue("expected key=value pairs separated by commas; item %d has no key or no '='"
+                           % number)
         pairs[_percent_decode(key)] = _percent_decode(value.strip())
     return pairs
 
@@ -172,11 +174,6 @@ def parse_redaction(text):
     if "none" in items and len(items) > 1:
         raise BadValue("none cannot be combined with other rules")
     return items
-
-
-def _mask(text):
-    key, sep, _ = text.partition("=")
-    return key + sep + "***" if sep else "***"  # no '=': it may be all secret ("Bearer xyz")
 
 
 # --- the variables -------------------------------------------------------------------
@@ -415,17 +412,12 @@ def _build_exporter(settings, signal):
               "http/protobuf" % (out.sources["protocol"], out.protocol))
         out.protocol = "http/protobuf"
     if not out.endpoint.startswith(("http://", "https://")):
+        from .redaction.secrets import mask_url  # imported with this warning only
+
         _warn(settings, "%s=%r is not an http:// or https:// URL; using %s" % (
-            out.sources["endpoint"], masked_url(out.endpoint), _signal_endpoint(DEFAULT_ENDPOINT, signal)))
+            out.sources["endpoint"], mask_url(out.endpoint), _signal_endpoint(DEFAULT_ENDPOINT, signal)))
         out.endpoint = _signal_endpoint(DEFAULT_ENDPOINT, signal)
     return out
-
-
-def masked_url(url):
-    """``url`` as the agent's messages may show it (see ``redaction.secrets``)."""
-    from .redaction.secrets import mask_url
-
-    return mask_url(url)
 
 
 def _warn(settings, message):

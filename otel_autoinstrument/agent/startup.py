@@ -289,10 +289,12 @@ def _announce(agent):
 
 
 def _exporter_text(settings, signal, names):
+    from ..redaction.secrets import mask_url
+
     parts = []
     for name in names:
         if name == "otlp":
-            parts.append("otlp %s (%s)" % (config.masked_url(settings.exporter(signal).endpoint),
+            parts.append("otlp %s (%s)" % (mask_url(settings.exporter(signal).endpoint),
                                             settings.exporter(signal).protocol))
         else:
             parts.append(name)

@@ -46,7 +46,7 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
 
     import requests
 
-    from ..redaction.secrets import mask_url
+    from ..redaction.secrets import mask, mask_url, secret_strings
     from ..version import __version__
 
     url = exporter.endpoint
@@ -74,7 +74,8 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
         response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.exceptions.SSLError as exc:
         result["reachable"], result["tls"] = True, "failed"
-        result["diagnosis"] = _tls_diagnosis(_causes(exc), where, bundle, exporter, ssl)
+        result["diagnosis"] = mask(_tls_diagnosis(_causes(exc), where, bundle, exporter, ssl),
+                                   secret_strings((url,), exporter.headers), 500)
         return result
     except requests.exceptions.ConnectTimeout:
         result["diagnosis"] = ("no answer from %s within %.0f s: a firewall dropping the packets, or a "
@@ -137,7 +138,7 @@ def _tls_diagnosis(causes, where, bundle, exporter, ssl):
     text = " ".join(str(c) for c in causes[-1:])
     if "wrong version number" in text.lower() or "record layer" in text.lower():
         return "TLS failed: %s does not speak TLS; use http:// instead of https://" % where
-    return "TLS failed talking to %s: %s" % (where, text[:200])
+    return "TLS failed talking to %s: %s" % (where, text)
 
 
 def _status_diagnosis(status, response, signal, exporter):

@@ -44,12 +44,6 @@ def _load_settings(env, cli_variables):
         _log.set_level(saved)
 
 
-def _mask_url(url):
-    from ..redaction.secrets import mask_url
-
-    return mask_url(url) if url else url
-
-
 def _show(var, value):
     """A value as text, secrets masked: header values entirely, credentials in URLs."""
     if value is None:
@@ -62,7 +56,9 @@ def _show(var, value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if var.secret and isinstance(value, str):
-        return _mask_url(value)
+        from ..redaction.secrets import mask_url
+
+        return mask_url(value)
     return str(value)
 
 
@@ -76,6 +72,8 @@ def _configuration(settings):
 
 
 def _exporters(settings):
+    from ..redaction.secrets import mask_url
+
     out = {}
     for signal in config.SIGNALS:
         names = getattr(settings, signal + "_exporter")
@@ -83,7 +81,7 @@ def _exporters(settings):
         if "otlp" in names:
             e = settings.exporter(signal)
             entry["otlp"] = {
-                "endpoint": _mask_url(e.endpoint), "protocol": e.protocol,
+                "endpoint": mask_url(e.endpoint), "protocol": e.protocol,
                 "headers": {k: "***" for k in e.headers}, "timeout_ms": e.timeout_ms,
                 "compression": e.compression, "certificate": e.certificate,
                 "client_certificate": e.client_certificate, "client_key": e.client_key,

@@ -275,8 +275,9 @@ class OtlpHttpExporter:
             refused, message = 0, ""  # an unreadable success answer is still a success
         if refused:
             refused = min(refused, count)
+            message = self._scrub(message) if message else "no reason given"  # a collector may echo the key
             self._warn_partial(self.signal, refused, "the receiver at %s accepted a batch but rejected some "
-                               "of it: %s" % (self.shown_url, message or "no reason given"))
+                               "of it: %s" % (self.shown_url, message))
             return Outcome(count - refused, refused, reasons.REJECTED, message)
         return Outcome(count, 0)
 
@@ -313,7 +314,10 @@ def endpoint_problem(url):
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
     except ValueError as exc:
-        return "not a valid URL (%s)" % exc
+        # Never the exception's text: it quotes the part of the URL it choked on, which
+        # is half a password when the password holds a "#", "?" or "/".
+        return "not a valid URL (%s)" % ("the port is not a number from 0 to 65535" if "port" in str(exc).lower()
+                                         else "malformed authority")
     if parts.scheme not in ("http", "https"):
         return "not an http:// or https:// URL"
     if not parts.hostname:
@@ -343,10 +347,19 @@ def _valid_headers(headers, source):
             except UnicodeEncodeError:
                 problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
         if problem:
-            _log.warning("%s: header %r left out: %s", source, name[:64], problem)
+            _log.warning("%s: header %r left out: %s", source, _shown_name(name), problem)
             continue
         valid[name] = value
     return valid
+
+
+def _shown_name(name):
+    """What a message shows of an invalid header name: its leading valid characters (the
+    rest may be a value written in the wrong place: ``Authorization: Bearer xyz=``)."""
+    end = 0
+    while end < len(name) and end < 64 and name[end] in _TOKEN_CHARS:
+        end += 1
+    return name[:end] + ("..." if end < len(name) else "")
 
 
 def _tls_reason(exc):

@@ -49,8 +49,11 @@ def _show(var, value):
     if value is None:
         return ""
     if isinstance(value, dict):
-        masked = var.secret or var.name.endswith("_HEADERS")
-        return ",".join("%s=%s" % (k, "***" if masked else v) for k, v in value.items())
+        if var.secret or var.name.endswith("_HEADERS"):
+            from ..redaction.secrets import shown_header_name
+
+            return ",".join("%s=***" % shown_header_name(k) for k in value)
+        return ",".join("%s=%s" % (k, v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     if isinstance(value, bool):
@@ -72,7 +75,7 @@ def _configuration(settings):
 
 
 def _exporters(settings):
-    from ..redaction.secrets import mask_url
+    from ..redaction.secrets import mask_url, shown_header_name
 
     out = {}
     for signal in config.SIGNALS:
@@ -82,7 +85,7 @@ def _exporters(settings):
             e = settings.exporter(signal)
             entry["otlp"] = {
                 "endpoint": mask_url(e.endpoint), "protocol": e.protocol,
-                "headers": {k: "***" for k in e.headers}, "timeout_ms": e.timeout_ms,
+                "headers": {shown_header_name(k): "***" for k in e.headers}, "timeout_ms": e.timeout_ms,
                 "compression": e.compression, "certificate": e.certificate,
                 "client_certificate": e.client_certificate, "client_key": e.client_key,
                 "sources": dict(e.sources),

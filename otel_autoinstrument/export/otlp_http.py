@@ -23,7 +23,7 @@ from .. import _log
 from ..version import __version__
 from . import outcome as reasons
 from . import preload
-from ..redaction.secrets import mask, mask_url, secret_strings
+from ..redaction.secrets import HEADER_NAME_CHARS, mask, mask_url, secret_strings, shown_header_name
 from .outcome import Outcome
 
 _ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
@@ -327,9 +327,6 @@ def endpoint_problem(url):
     return None
 
 
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def _valid_headers(headers, source):
     """The headers HTTP can carry; each invalid one is left out with a warning (value masked)."""
     valid = {}
@@ -337,7 +334,7 @@ def _valid_headers(headers, source):
         name = name.strip() if isinstance(name, str) else ""
         value = value.strip() if isinstance(value, str) else ""
         problem = None
-        if not name or not _TOKEN_CHARS.issuperset(name):
+        if not name or not HEADER_NAME_CHARS.issuperset(name):
             problem = "not a valid header name"
         elif any(ch in value for ch in "\r\n\x00"):
             problem = "line breaks in the value"
@@ -347,19 +344,10 @@ def _valid_headers(headers, source):
             except UnicodeEncodeError:
                 problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
         if problem:
-            _log.warning("%s: header %r left out: %s", source, _shown_name(name), problem)
+            _log.warning("%s: header %r left out: %s", source, shown_header_name(name), problem)
             continue
         valid[name] = value
     return valid
-
-
-def _shown_name(name):
-    """What a message shows of an invalid header name: its leading valid characters (the
-    rest may be a value written in the wrong place: ``Authorization: Bearer xyz=``)."""
-    end = 0
-    while end < len(name) and end < 64 and name[end] in _TOKEN_CHARS:
-        end += 1
-    return name[:end] + ("..." if end < len(name) else "")
 
 
 def _tls_reason(exc):

@@ -11,9 +11,15 @@ this module decides what it may show of the exporter's configuration:
 * ``mask(text, secrets, limit)``: a message with those strings replaced by ``***`` and
   URL credentials masked, *then* cut to ``limit`` characters, so a cut never leaves half
   a secret behind. Linear in the text (C-level replaces and one bounded pattern).
+* ``shown_header_name(name)``: a configured header's name as it may be printed: its
+  leading valid characters only (``Authorization: Bearer xyz=...`` put the token in the
+  name).
 """
 
 _CUT_MARK = "..."
+HEADER_NAME_CHARS = frozenset(  # RFC 9110 token characters
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEADER_NAME_SHOWN = 64
 _USERINFO_MAX = 256
 _credentials_re = None
 
@@ -31,6 +37,16 @@ def mask_url(url):
         if at != -1:
             url = "REDACTED:REDACTED" + url[at:]
     return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def shown_header_name(name):
+    """A header name's leading valid characters (at most 64), ``...`` if more followed."""
+    if not isinstance(name, str):
+        name = str(name)
+    end = 0
+    while end < len(name) and end < _HEADER_NAME_SHOWN and name[end] in HEADER_NAME_CHARS:
+        end += 1
+    return name if end == len(name) else name[:end] + _CUT_MARK
 
 
 def secret_strings(urls=(), headers=None, min_length=3):

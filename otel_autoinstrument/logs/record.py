@@ -11,11 +11,13 @@ from ..processors import Processors
 
 
 class LogRecord:
+    """One log record; ``event_name`` (OTLP ``LogRecord.event_name``) makes it an event."""
+
     __slots__ = ("time_ns", "observed_ns", "severity_number", "severity_text", "body",
-                 "attributes", "trace_id", "span_id", "trace_flags", "scope", "dropped_attributes")
+                 "attributes", "trace_id", "span_id", "trace_flags", "scope", "dropped_attributes", "event_name")
 
     def __init__(self, body, severity_number=0, severity_text="", attributes=None, time_ns=None,
-                 trace_id=0, span_id=0, trace_flags=0, scope=None, dropped_attributes=0):
+                 trace_id=0, span_id=0, trace_flags=0, scope=None, dropped_attributes=0, event_name=""):
         self.observed_ns = time.time_ns()
         self.time_ns = time_ns or self.observed_ns
         self.severity_number = severity_number
@@ -27,6 +29,7 @@ class LogRecord:
         self.trace_flags = trace_flags
         self.scope = scope
         self.dropped_attributes = dropped_attributes
+        self.event_name = event_name
 
 
 class LogPipeline:

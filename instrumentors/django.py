@@ -25,7 +25,7 @@ WSGI layer; the ``got_request_exception`` signal, sent for exactly those, record
 import sys
 
 from otel_autoinstrument.instrumentation import Instrumentor, get_current_span, internal_error
-from otel_autoinstrument.instrumentation.http import record_auth_failure, set_enduser
+from otel_autoinstrument.instrumentation.http import set_enduser
 from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
 
 MIDDLEWARE_PATH = "otel_autoinstrument.instrumentors.django.RouteMiddleware"
@@ -42,7 +42,7 @@ class DjangoInstrumentor(Instrumentor):
         self._tracing = WsgiTracing(self, "OTEL_PYTHON_DJANGO_EXCLUDED_URLS", chunks=_streaming_chunks())
         patches = [
             ("django.core.handlers.wsgi", "WSGIHandler.__call__", self._tracing),
-            ("django.core.handlers.base", "BaseHandler.load_middleware", _load_middleware),
+            ("django.core.handlers.base", "BaseHandler.load_middleware", self._load_middleware),
         ]
         try:
             from . import django_db
@@ -66,6 +66,10 @@ class DjangoInstrumentor(Instrumentor):
         disconnect_django_login_failed()
 
 
+    def _load_middleware(self, wrapped, instance, args, kwargs):
+        return _load_middleware(wrapped, args, kwargs, self._tracing.http.security)
+
+
 def _streaming_chunks():
     """Trace the chunks of a synchronous ``StreamingHttpResponse``."""
     from django.http import StreamingHttpResponse
@@ -80,12 +84,12 @@ def _streaming_chunks():
     return chunks
 
 
-def _load_middleware(wrapped, instance, args, kwargs):
+def _load_middleware(wrapped, args, kwargs, security):
     restore = None
     try:
         is_async = args[0] if args else kwargs.get("is_async", False)
         if not is_async:
-            connect_django_login_failed()  # the auth.failure event
+            connect_django_login_failed(security)  # the auth.failure signal
             from django.conf import settings
 
             current = settings.MIDDLEWARE
@@ -168,7 +172,7 @@ def django_enduser(request):
     return wrapped.get_username()
 
 
-def connect_django_login_failed():
+def connect_django_login_failed(security):
     """Listen to ``user_login_failed`` if django.contrib.auth is loaded (importing it here
     would load hundreds of modules into every process). Idempotent."""
     signals = sys.modules.get("django.contrib.auth.signals")
@@ -178,10 +182,14 @@ def connect_django_login_failed():
 
     def on_login_failed(sender, credentials=None, request=None, **kwargs):
         try:
-            traced = request.META.get(ENVIRON_KEY) if request is not None else None
-            span = traced.span if traced is not None else get_current_span()
-            if span.is_recording():
-                record_auth_failure(span, reason="login_failed")
+            # Any object may come as ``request``: an HttpRequest, a REST framework Request
+            # (which lends its HttpRequest's META), None, or something without META.
+            meta = getattr(request, "META", None) if request is not None else None
+            traced = meta.get(ENVIRON_KEY) if isinstance(meta, dict) else None
+            if traced is not None:
+                security.auth_failure(traced.span, reason="login_failed", facts=traced.event_facts)
+            else:
+                security.auth_failure(get_current_span(), reason="login_failed")
         except Exception:
             internal_error("recording a Django login failure")
 

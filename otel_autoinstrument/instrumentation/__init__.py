@@ -26,6 +26,8 @@ for them; otherwise nothing can exist yet and the search is skipped.
 ``agent.settings`` (the one config object: instrumentors never read os.environ;
 ``settings.lookup``/``list_value``/``bool_value``/... read a plugin's own variables),
 ``agent.propagator`` and ``agent.logs`` (the log pipeline, or None).
+``emit_event(agent, name, attributes)`` sends an OTLP log event (a log record with an
+event name) that trace sampling cannot hide, for signals such as ``auth.failure``.
 
 Wrappers follow one shape: a guarded start that may give up (``capture_internal_errors``),
 exactly one unguarded call of the original so the application's exceptions pass
@@ -41,7 +43,8 @@ from ..propagation import Carried
 from ..trace.context import (
     attach, detach, get_baggage, get_current_span, is_suppressed, reset_baggage, set_baggage, suppressed)
 from ..trace.span import (
-    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, qualified_type, record_error)
+    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, limited_dict, qualified_type,
+    record_error)
 from .instrumentor import Instrumentor, unwrap, wrap
 
 current_span = get_current_span  # deprecated alias of get_current_span (same behaviour)
@@ -55,8 +58,8 @@ __all__ = [
     "is_suppressed", "suppressed", "Carried",
     # errors: the agent's own, and the application's recorded on a span
     "capture_internal_errors", "internal_error", "record_error", "qualified_type",
-    # version checks, logs, attribute names
-    "satisfies", "parse_requirement", "log_pipeline_record", "semconv",
+    # version checks, logs and log events, attribute names
+    "satisfies", "parse_requirement", "log_pipeline_record", "emit_event", "SEVERITY_WARN", "semconv",
 ]
 
 # Loaded on first use: the tracer module (and the ``random`` and ``functools`` it
@@ -82,6 +85,31 @@ def log_pipeline_record():  # type: ignore[no-untyped-def]
     from ..logs.record import LogRecord
 
     return LogRecord
+
+
+SEVERITY_WARN = 13
+_AGENT_SCOPE = Scope("otel_autoinstrument")
+
+
+def emit_event(agent, name, attributes=None, body=None, span=None, scope=None,  # type: ignore[no-untyped-def]
+               severity_number=SEVERITY_WARN, severity_text="WARN"):
+    """Send the log event ``name`` (OTLP ``LogRecord.event_name``) with ``attributes``
+    through the agent's log pipeline, carrying the trace and span ids of ``span`` (default:
+    the current span), sampled or not: a log event is exported whatever the sampler
+    decided. Returns False when there is no log pipeline (OTEL_LOGS_EXPORTER=none).
+    ``scope`` is a ``Scope`` (default: ``otel_autoinstrument``). Call it from a guarded
+    part of a wrapper, like any other agent work."""
+    logs = agent.logs
+    if logs is None:
+        return False
+    context = (span if span is not None else get_current_span()).context
+    trace_id = span_id = flags = 0
+    if context.trace_id:
+        trace_id, span_id, flags = context.trace_id, context.span_id, context.trace_flags
+    attributes, dropped = limited_dict(attributes or {}, logs.attribute_count, logs.attribute_length)
+    logs.emit(log_pipeline_record()(body, severity_number, severity_text, attributes, None, trace_id, span_id,
+                                    flags, scope or _AGENT_SCOPE, dropped, name))
+    return True
 
 
 TYPE_CHECKING = False

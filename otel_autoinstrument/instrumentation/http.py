@@ -10,8 +10,10 @@ are made of, published for plugins (a stable part of the API, see docs/plugins.m
   the exception.
 * Building blocks: ``ExcludedUrls`` (``OTEL_PYTHON_EXCLUDED_URLS`` plus any
   ``OTEL_PYTHON_<NAME>_EXCLUDED_URLS``), ``redact_url`` / ``redact_query``,
-  ``HeaderCapture``, ``split_host_port``, ``method_name``, the client address behind
-  trusted proxies, and the ``auth.failure`` event.
+  ``HeaderCapture``, ``SensitiveNames``, ``split_host_port``, ``method_name``, the client
+  address behind trusted proxies, and the ``auth.failure`` signal (``ServerSecurity``):
+  a span event when the request's span records, and always an OTLP log event, so trace
+  sampling cannot hide it.
 
 Everything here is imported when an instrumentor is first activated, never at
 start-up, and never raises on odd input: a malformed Host header or URL yields fewer
@@ -23,7 +25,8 @@ from ..redaction import names
 from ..redaction.names import SENSITIVE_NAMES, SensitiveNames  # noqa: F401  (re-exported for plugins)
 from ..redaction.urls import (  # noqa: F401  (re-exported for plugins)
     ALWAYS_REDACTED_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query, redact_url)
-from ..trace.span import SpanKind, StatusCode, record_error
+from ..trace.span import Scope, SpanKind, StatusCode, record_error
+from .instrumentor import scope_name
 
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
@@ -153,20 +156,30 @@ _PROXY_HEADERS = {"x-forwarded-for": "x-forwarded-for", "forwarded": "forwarded"
 
 
 class ServerSecurity:
-    """``client.address`` rules of one server instrumentation: the socket's peer, or,
-    when OTEL_PYTHON_TRUSTED_PROXY_COUNT says N reverse proxies stand in front of the
-    service, the N-th entry from the right of the header they append to
-    (OTEL_PYTHON_TRUSTED_PROXY_HEADER). Entries further left were written by the client
-    and are never believed; with fewer than N entries the peer is kept."""
+    """The security signals of one server instrumentation.
 
-    __slots__ = ("proxy_count", "proxy_header", "forwarded", "capture_enduser")
+    ``client.address``: the socket's peer, or, when OTEL_PYTHON_TRUSTED_PROXY_COUNT says N
+    reverse proxies stand in front of the service, the N-th entry from the right of the
+    header they append to (OTEL_PYTHON_TRUSTED_PROXY_HEADER). Entries further left were
+    written by the client and are never believed; with fewer than N entries the peer is
+    kept.
 
-    def __init__(self, settings):
+    ``auth_failure``: the ``auth.failure`` event on the request's span when it records,
+    and the ``auth.failure`` log event (``emit_event``) always, with the reason, the status
+    code, the client address, the route (else the path) and the method: an unsampled
+    request's failure still arrives. Without a log pipeline (OTEL_LOGS_EXPORTER=none)
+    only the span event remains."""
+
+    __slots__ = ("proxy_count", "proxy_header", "forwarded", "capture_enduser", "agent", "scope")
+
+    def __init__(self, settings, agent=None, scope=None):
         self.proxy_count = settings.python_trusted_proxy_count
         header = settings.python_trusted_proxy_header
         self.proxy_header = _PROXY_HEADERS.get(header, "x-forwarded-for")  # lower-case header name
         self.forwarded = header == "forwarded"
         self.capture_enduser = settings.python_capture_enduser_id
+        self.agent = agent
+        self.scope = scope
 
     def client_attributes(self, peer, proxy_header_value, attributes):
         """Add ``client.address`` (and ``network.peer.address`` behind proxies)."""
@@ -179,6 +192,27 @@ class ServerSecurity:
                 return
         if peer:
             attributes[semconv.CLIENT_ADDRESS] = peer
+
+    def auth_failure(self, span, code=None, reason=None, facts=None):
+        """A 401 or 403 answer (``code``) or an explicit ``reason`` (``login_failed``): the
+        span event and the log event. ``facts()`` returns the request's attributes for the
+        log event (see ``HttpServer.event_facts``). Credentials are never recorded."""
+        if reason is None:
+            reason = _STATUS_REASONS.get(code)
+            if reason is None:
+                return
+        if span is not None and span.is_recording():
+            record_auth_failure(span, code, reason)
+        if self.agent is None:
+            return
+        attributes = {AUTH_FAILURE_REASON: reason}
+        if code is not None:
+            attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = code
+        if facts is not None:
+            attributes.update(facts())
+        from . import emit_event
+
+        emit_event(self.agent, AUTH_FAILURE_EVENT, attributes, "%s: %s" % (AUTH_FAILURE_EVENT, reason), span, self.scope)
 
 
 def forwarded_client(value, count, rfc7239=False):
@@ -219,8 +253,9 @@ def _address(text):
 
 
 def record_auth_failure(span, code=None, reason=None):
-    """The ``auth.failure`` span event: for a 401 or 403 answer (``code``), or with an
-    explicit ``reason`` (``login_failed``). Submitted credentials are never recorded."""
+    """The ``auth.failure`` span event alone: for a 401 or 403 answer (``code``), or with
+    an explicit ``reason`` (``login_failed``). Submitted credentials are never recorded.
+    ``ServerSecurity.auth_failure`` adds the log event that sampling cannot hide."""
     if reason is None:
         reason = _STATUS_REASONS.get(code)
         if reason is None:
@@ -256,7 +291,7 @@ class HttpServer:
         self.request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_server_request, sanitize)
         self.response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_server_response, sanitize)
         self.sensitive = sensitive_query_params(settings)
-        self.security = ServerSecurity(settings)
+        self.security = ServerSecurity(settings, instrumentor.agent, Scope(scope_name(instrumentor)))
         self.enduser = None  # a framework's () -> this request's user id, when opted in
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
@@ -322,22 +357,36 @@ class HttpServer:
             attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
         return attributes
 
-    def response(self, span, status_code, headers=None, error=None):
-        """Record the response on a recording SERVER span: status code, ERROR for 5xx
-        (``error.type`` the status unless an exception was recorded), the auth.failure
-        event for 401/403, enduser.id when opted in, captured response headers."""
+    def response(self, span, status_code, headers=None, error=None, facts=None):
+        """Record the response: on a recording SERVER span the status code, ERROR for 5xx
+        (``error.type`` the status unless an exception was recorded), enduser.id when opted
+        in, captured response headers; and for 401/403, recording or not, the auth.failure
+        signal (``facts()``: the request's ``event_facts``). Call it for every response."""
+        if status_code == 401 or status_code == 403:
+            self.security.auth_failure(span, status_code, facts=facts)
+        if not span.is_recording():
+            return
         span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status_code)
         if status_code >= 500:
             span.set_status(StatusCode.ERROR)
             if error is None:
                 span.set_attribute(semconv.ERROR_TYPE, str(status_code))
-        elif status_code == 401 or status_code == 403:
-            record_auth_failure(span, status_code)
         if self.enduser is not None:
             set_enduser(span, self.enduser())
         capture = self.response_headers
         if capture.enabled and headers is not None:
             span.set_attributes(capture.attributes(RESPONSE_HEADER_PREFIX, headers))
+
+    def event_facts(self, method, path, route=None, peer=None, proxy_header=None):
+        """The request's attributes on a security log event: method, route (else path),
+        client address by the trusted-proxy rules."""
+        attributes = {semconv.HTTP_REQUEST_METHOD: method_name(method)[0]}
+        if route is not None:
+            attributes[semconv.HTTP_ROUTE] = route
+        else:
+            attributes[semconv.URL_PATH] = path or "/"
+        self.security.client_attributes(peer, proxy_header, attributes)
+        return attributes
 
     def error(self, span, exc):
         """An exception escaped the application: exception event, ERROR, ``error.type``."""

@@ -35,6 +35,11 @@ if TYPE_CHECKING:  # typing is not imported at start-up
 __all__ = ["Instrumentor", "unwrap", "wrap"]
 
 
+def scope_name(instrumentor: Instrumentor) -> str:
+    """The instrumentation scope of an instrumentor's spans and log events."""
+    return "otel_autoinstrument." + instrumentor.name if instrumentor.name else type(instrumentor).__module__
+
+
 class _LazyTracer:
     """``instrumentor.tracer``, built on first use and then a plain instance attribute:
     patching ``logging`` at import must not build the whole export pipeline."""
@@ -42,8 +47,7 @@ class _LazyTracer:
     def __get__(self, instrumentor: Optional[Instrumentor], owner: Any = None) -> Any:
         if instrumentor is None:
             return self
-        name = "otel_autoinstrument." + instrumentor.name if instrumentor.name else type(instrumentor).__module__
-        tracer = instrumentor.agent.tracer(name)
+        tracer = instrumentor.agent.tracer(scope_name(instrumentor))
         instrumentor.__dict__["tracer"] = tracer
         return tracer
 

@@ -39,6 +39,7 @@ ENVIRON_KEY = "otel_autoinstrument.request"
 
 _SERVER = SpanKind.SERVER
 _ASCII_DIGITS = frozenset("0123456789")
+_AUTH_FAILURES = (401, 403)
 
 
 class WsgiTracing:
@@ -111,26 +112,27 @@ class WsgiTracing:
         span = self.tracer.start_span(self.http.span_name(method), _SERVER, parent=parent)
         if span.is_recording():
             span.set_attributes(self._attributes(environ, method))
-        request = WsgiRequest(self, span, method, baggage)
+        request = WsgiRequest(self, span, method, baggage, environ)
         environ[ENVIRON_KEY] = request
         request.activate()
         return request
 
     def _attributes(self, environ, method):
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-        if not path.isascii():
-            path = _on_the_wire(path)
         query = environ.get("QUERY_STRING")
         if query and not query.isascii():
             query = _on_the_wire(query, _QUERY_SAFE)
         http = self.http
         return http.request_attributes(
-            method, environ.get("wsgi.url_scheme", "http"), path, query,
+            method, environ.get("wsgi.url_scheme", "http"), _path(environ), query,
             environ.get("HTTP_HOST"), environ.get("SERVER_NAME"), environ.get("SERVER_PORT"),
-            environ.get("REMOTE_ADDR"),
-            environ.get(_environ_key(http.security.proxy_header)) if http.security.proxy_count else None,
+            environ.get("REMOTE_ADDR"), self.proxy_header(environ),
             environ.get("SERVER_PROTOCOL"), environ.get("HTTP_USER_AGENT"),
             (lambda: _request_headers(environ)) if http.request_headers.enabled else None)
+
+    def proxy_header(self, environ):
+        """The trusted proxies' forwarding header, when any proxy is trusted."""
+        security = self.http.security
+        return environ.get(_environ_key(security.proxy_header)) if security.proxy_count else None
 
     def span_name(self, method, route):
         return self.http.span_name(method, route)
@@ -139,14 +141,16 @@ class WsgiTracing:
 class WsgiRequest:
     """One traced request: its span, the context tokens, and what was recorded."""
 
-    __slots__ = ("tracing", "span", "method", "baggage", "error", "watch", "_start_response",
+    __slots__ = ("tracing", "span", "method", "baggage", "environ", "route", "error", "watch", "_start_response",
                  "_span_token", "_baggage_token")
 
-    def __init__(self, tracing, span, method, baggage):
+    def __init__(self, tracing, span, method, baggage, environ=None):
         self.tracing = tracing
         self.span = span
         self.method = method
         self.baggage = baggage
+        self.environ = environ  # read only for a security event (event_facts)
+        self.route = None
         self.error = None
         self.watch = None  # while the server holds the response (wsgi_body.Watch)
         self._start_response = None
@@ -179,9 +183,17 @@ class WsgiRequest:
     # -- called by the frameworks' hooks -------------------------------------------
 
     def set_route(self, route):
+        self.route = route
         span = self.span
         span.update_name(self.tracing.span_name(self.method, route))
         span.set_attribute(semconv.HTTP_ROUTE, route)
+
+    def event_facts(self):
+        """The request's attributes on a security log event (read only when one is sent)."""
+        environ = self.environ or {}
+        tracing = self.tracing
+        return tracing.http.event_facts(self.method, _path(environ), self.route, environ.get("REMOTE_ADDR"),
+                                        tracing.proxy_header(environ))
 
     def record_exception(self, exc):
         """An exception escaped the application (recorded once, however many layers see it)."""
@@ -211,14 +223,13 @@ class WsgiRequest:
 
     def _record_status(self, status, headers):
         span = self.span
-        if not span.is_recording():
-            return
         code = status_code(status)
-        if code is not None:
-            self.tracing.http.response(span, code, headers, self.error)
+        if code is not None and (span.is_recording() or code in _AUTH_FAILURES):  # auth failures: sampled or not
+            self.tracing.http.response(span, code, headers, self.error, self.event_facts)
 
     def failed(self, exc):
         """The application raised: record, end, leave the context as it was."""
+        self.environ = None
         try:
             self.deactivate()
             self.record_exception(exc)
@@ -283,6 +294,7 @@ class WsgiRequest:
 
     def end(self):
         """The body ended or was closed (idempotent)."""
+        self.environ = None  # the environ holds this request: no cycle outlives the response
         try:
             if self.watch is not None:
                 wsgi_body.forget(self.watch)
@@ -325,6 +337,11 @@ def _request_headers(environ):
         if value:
             headers.append((name, value))
     return headers
+
+
+def _path(environ):
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return path if path.isascii() else _on_the_wire(path)
 
 
 def _full_url(environ):

@@ -124,3 +124,62 @@ def test_django_login_failure_and_enduser(receiver, service_name, django_databas
     (health,) = [s for s in spans if s.name == "GET health/"]
     assert "enduser.id" not in health.attributes
     assert not [s for s in spans if s.kind == "CLIENT" and s.parent_span_id == health.span_id]
+
+
+# --- security signals that sampling cannot hide ------------------------------------------------
+
+UNSAMPLED_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+UNSAMPLED = {"traceparent": "00-%s-00f067aa0ba902b7-00" % UNSAMPLED_TRACE}
+
+
+def auth_events(receiver, service, count):
+    return receiver.wait_for_logs(service=service, predicate=lambda logs: len(
+        [r for r in logs if r.event_name == "auth.failure"]) >= count)
+
+
+def test_unsampled_auth_failures_arrive_as_log_events(receiver, service_name):
+    port = free_port()
+    env = agent_env(receiver, service_name, APP_PASSWORD=PASSWORD, OTEL_PYTHON_TRUSTED_PROXY_COUNT=1)
+    with Server(gunicorn(port, "app:app"), env=env, cwd=SECURITY_APP, port=port) as server:
+        assert http_request("GET", server.url + "/me", headers=UNSAMPLED)[0] == 401
+        assert http_request("GET", server.url + "/admin", headers=dict(
+            UNSAMPLED, **{"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}))[0] == 403
+        assert http_request("POST", server.url + "/login", data=("username=alice&password=" + WRONG).encode(),
+                            headers=dict(FORM, **UNSAMPLED))[0] == 401
+        records = auth_events(receiver, service_name, 3)
+    assert receiver.spans(service=service_name) == []  # nothing sampled: no span at all
+    events = sorted((r for r in records if r.event_name == "auth.failure"), key=lambda r: r.attributes["http.route"])
+    assert [r.attributes for r in events] == [
+        {"auth.failure.reason": "forbidden", "http.response.status_code": 403, "http.request.method": "GET",
+         "http.route": "/admin", "client.address": "203.0.113.9", "network.peer.address": "127.0.0.1"},
+        {"auth.failure.reason": "unauthorized", "http.response.status_code": 401, "http.request.method": "POST",
+         "http.route": "/login", "client.address": "127.0.0.1"},
+        {"auth.failure.reason": "unauthorized", "http.response.status_code": 401, "http.request.method": "GET",
+         "http.route": "/me", "client.address": "127.0.0.1"},
+    ]
+    for record in events:
+        assert record.trace_id == UNSAMPLED_TRACE and record.span_id and record.flags & 1 == 0
+        assert (record.severity_number, record.severity_text) == (13, "WARN")
+        assert record.scope_name == "otel_autoinstrument.flask"
+        assert WRONG not in repr(record)
+
+
+def test_django_login_failures_are_log_events_whatever_the_signal_is_given(receiver, service_name, django_database):
+    port = free_port()
+    env = agent_env(receiver, service_name, APP_DB_PATH=django_database, DJANGO_SETTINGS_MODULE="mysite.settings",
+                    OTEL_TRACES_SAMPLER="always_off")
+    with Server(gunicorn(port, "mysite.wsgi"), env=env, cwd=DJANGO_PROJECT, port=port) as server:
+        assert django_login(server.url, WRONG)[0] == 200
+        assert http_request("GET", server.url + "/login-signal/")[0] == 200  # request=None, object(), no META
+        records = auth_events(receiver, service_name, 4)
+        stderr = server.output()[1]
+    assert "ERROR" not in stderr and "Traceback" not in stderr, stderr
+    events = [r for r in records if r.event_name == "auth.failure"]
+    assert len(events) == 4 and all(r.attributes["auth.failure.reason"] == "login_failed" for r in events)
+    (form,) = [r for r in events if "http.route" in r.attributes]
+    assert form.attributes == {"auth.failure.reason": "login_failed", "http.request.method": "POST",
+                               "http.route": "admin/login/", "client.address": "127.0.0.1"}
+    # Without the request, the ids of the span current in the view.
+    assert len({r.trace_id for r in events if r is not form}) == 1 and all(r.trace_id for r in events)
+    assert receiver.spans(service=service_name) == []
+    assert WRONG not in repr(records)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("log/", views.log),
     path("db/", views.db),
     path("db-error/", views.db_error),
+    path("login-signal/", views.login_signal),
     path("admin/", admin.site.urls),
 ]

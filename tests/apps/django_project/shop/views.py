@@ -87,3 +87,15 @@ def db_error(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM missing_table WHERE name = %s", ["param-secret"])
     return HttpResponse("unreachable")
+
+
+def login_signal(request):
+    # user_login_failed sent with what is not an HttpRequest, as REST framework views and
+    # custom authentication backends do; the agent must cope without an error.
+    from types import SimpleNamespace
+
+    from django.contrib.auth.signals import user_login_failed
+
+    for odd in (None, object(), SimpleNamespace(META=None)):
+        user_login_failed.send(sender=__name__, credentials={"username": "root"}, request=odd)
+    return HttpResponse("sent")

@@ -1,0 +1,129 @@
+"""Security signals that trace sampling cannot hide: ``auth.failure`` as an OTLP log
+event (event name set) next to the span event, driven in-process through the shared
+WSGI layer with a real agent whose spans and log records land in memory; the plugin
+API's ``emit_event``; Django's ``user_login_failed`` given what is not an HttpRequest."""
+
+import wsgiref.util
+
+import pytest
+
+from otel_autoinstrument import _log, config
+from otel_autoinstrument.agent.startup import Agent
+from otel_autoinstrument.instrumentation import Instrumentor, emit_event, use_span
+from otel_autoinstrument.instrumentation.wsgi import WsgiTracing
+from otel_autoinstrument.logs.record import LogPipeline
+from support.memory import MemoryProcessor
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+UNSAMPLED = "00-%s-b7ad6b7169203331-00" % TRACE_ID
+
+
+class _Web(Instrumentor):
+    name = "web"
+
+
+@pytest.fixture(autouse=True)
+def strict(monkeypatch):
+    monkeypatch.setattr(_log, "STRICT", True)
+
+
+def make_agent(logs=True, **env):
+    environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
+    environ.update(env)
+    agent = Agent(config.load(environ))
+    spans, records = MemoryProcessor(), MemoryProcessor()
+    agent.provider.add_processor(spans)
+    agent._logs = LogPipeline(agent.resource, processors=[records]) if logs else None
+    agent._logs_built = True
+    return agent, spans, records.spans
+
+
+def serve(agent, status, path="/admin", headers=None, route=None):
+    instrumentor = _Web()
+    instrumentor.instrument(agent)
+    tracing = WsgiTracing(instrumentor)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "REMOTE_ADDR": "10.1.2.3"}
+    environ.update(("HTTP_" + k.upper().replace("-", "_"), v) for k, v in (headers or {}).items())
+    wsgiref.util.setup_testing_defaults(environ)
+
+    def app(environ, start_response):
+        if route:
+            environ["otel_autoinstrument.request"].set_route(route)
+        start_response(status, [("Content-Type", "text/plain")])
+        return [b"no"]
+
+    body = tracing(app, None, (environ, lambda *a: None), {})
+    list(body)
+    body.close()
+
+
+def test_an_unsampled_401_is_still_a_log_event():
+    agent, spans, records = make_agent()
+    serve(agent, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
+    assert spans.spans == []
+    (record,) = records
+    assert record.event_name == "auth.failure" and (record.severity_number, record.severity_text) == (13, "WARN")
+    assert record.attributes == {"auth.failure.reason": "unauthorized", "http.response.status_code": 401,
+                                 "http.request.method": "GET", "http.route": "/admin", "client.address": "10.1.2.3"}
+    assert "%032x" % record.trace_id == TRACE_ID and record.span_id and record.trace_flags == 0
+    assert record.scope.name == "otel_autoinstrument.web"
+
+
+def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_proxy():
+    agent, spans, records = make_agent(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
+    serve(agent, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    (span,) = spans.spans
+    assert [(e.name, e.attributes) for e in span.events] == [
+        ("auth.failure", {"auth.failure.reason": "forbidden", "http.response.status_code": 403})]
+    (record,) = records
+    assert record.attributes == {"auth.failure.reason": "forbidden", "http.response.status_code": 403,
+                                 "http.request.method": "GET", "url.path": "/x/y", "client.address": "203.0.113.9",
+                                 "network.peer.address": "10.1.2.3"}
+    assert (record.trace_id, record.span_id, record.trace_flags) == (
+        span.context.trace_id, span.context.span_id, 1)
+
+
+def test_without_a_log_pipeline_only_the_span_event_remains():
+    agent, spans, _ = make_agent(logs=False)
+    serve(agent, "401 Unauthorized")
+    assert [e.name for e in spans.spans[0].events] == ["auth.failure"]
+    assert emit_event(agent, "x") is False
+
+
+def test_other_answers_send_no_event():
+    agent, spans, records = make_agent()
+    for status in ("200 OK", "404 Not Found", "500 Internal Server Error"):
+        serve(agent, status, headers={"traceparent": UNSAMPLED})
+    assert records == [] and spans.spans == []
+
+
+def test_emit_event_for_plugins():
+    agent, _, records = make_agent()
+    span = agent.tracer("t").start_span("s")
+    with use_span(span):
+        assert emit_event(agent, "cache.evicted", {"cache.name": "x" * 10}, body="evicted")
+    (record,) = records
+    assert (record.event_name, record.body, record.attributes) == ("cache.evicted", "evicted", {"cache.name": "x" * 10})
+    assert (record.trace_id, record.span_id) == (span.context.trace_id, span.context.span_id)
+    emit_event(agent, "outside")  # no current span: no ids
+    assert records[1].trace_id == 0
+
+
+def test_django_login_failures_with_anything_as_the_request():
+    from types import SimpleNamespace
+
+    from django.contrib.auth import signals
+
+    from otel_autoinstrument.instrumentors import django as django_instrumentor
+
+    agent, _, records = make_agent()
+    instrumentor = _Web()
+    instrumentor.instrument(agent)
+    security = WsgiTracing(instrumentor).http.security
+    django_instrumentor.connect_django_login_failed(security)
+    try:
+        for odd in (None, object(), SimpleNamespace(META=None), SimpleNamespace(META={"REMOTE_ADDR": "1.2.3.4"})):
+            signals.user_login_failed.send(sender=__name__, credentials={"username": "u"}, request=odd)
+    finally:
+        django_instrumentor.disconnect_django_login_failed()
+    assert [r.attributes for r in records] == [{"auth.failure.reason": "login_failed"}] * 4

@@ -32,6 +32,8 @@ __all__ = ["TextRedactor", "luhn_ok"]
 MIN_BUILTIN = 6  # "a@b.co": nothing shorter can match a built-in rule
 _CACHE_SIZE = 4096  # strings remembered, with their redacted form
 _CACHE_MAX_LEN = 512  # longer strings (statements, stack traces) are always scanned
+_PASSES = 3
+_CARD_GROUPS_MAX = 8
 _WORD = "A-Za-z0-9"
 _NAME_CHARS = r"A-Za-z0-9_.\-\[\]%"
 _NAME_MAX = 128
@@ -77,6 +79,25 @@ def luhn_ok(digits):
                 value -= 9
         total += value
     return total % 10 == 0
+
+
+def _card(found):
+    """The card number in a run of digit groups: all of it, or else the widest whole
+    groups in it that are one (a card next to another number: ``4111 1111 1111 1111 2``,
+    ``page 2 4111 1111 1111 1111``). Runs of more than 8 groups are no card layout."""
+    if luhn_ok(found.replace(" ", "").replace("-", "")):
+        return "[REDACTED:card]"
+    starts = [0] + [i + 1 for i, c in enumerate(found) if c in " -"]
+    if len(starts) > _CARD_GROUPS_MAX:
+        return found
+    ends = [i - 1 for i in starts[1:]] + [len(found)]
+    windows = [(a, b) for a in starts for b in ends if b > a]
+    windows.sort(key=lambda w: w[0] - w[1])  # widest first
+    for a, b in windows:
+        digits = found[a:b].replace(" ", "").replace("-", "")
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            return found[:a] + "[REDACTED:card]" + found[b:]
+    return found
 
 
 def _possible(value):
@@ -192,8 +213,16 @@ class TextRedactor:
             mask &= ~(_SQL_ERROR | _PAIRS)
             if mask:
                 scanner = self._scanners.get(mask) or self._scanner(mask)
-                if scanner[0](value) is not None:
-                    value = scanner[1](scanner[2], value)
+                # A match may end inside the run where another would have started
+                # ("4111...1111bob@x.io"): what a pass replaced is scanned again, a
+                # bounded number of times (markers match no rule).
+                for _ in range(_PASSES):
+                    if scanner[0](value) is None:
+                        break
+                    new = scanner[1](scanner[2], value)
+                    if new == value:
+                        break
+                    value = new
         scanner = self._user
         if scanner is not None and scanner[0](value) is not None:
             value = scanner[1](scanner[2], value)
@@ -203,8 +232,7 @@ class TextRedactor:
 
     def _replace(self, rule, found):
         if rule == "card":
-            digits = found.replace(" ", "").replace("-", "")
-            return "[REDACTED:card]" if luhn_ok(digits) else found
+            return _card(found)
         if rule == "bearer":
             return found.split(None, 1)[0] + " [REDACTED:bearer]"
         if rule == "url_credentials":

@@ -1,7 +1,8 @@
 """Fuzzing (Hypothesis) of everything the agent parses from outside the application:
 ``traceparent``, ``tracestate`` and ``baggage`` (headers, and the TRACEPARENT /
 TRACESTATE / BAGGAGE environment carrier), every OTEL_* variable, OTLP endpoint URLs
-and header lists.
+and header lists; what the secrets code reads from the application (exported strings,
+SQL of every dialect, database error messages, names, URLs, the agent's messages).
 
 The promise under test: no input ever raises into the application, and every input
 yields something usable (a valid or absent parent, a complete Settings object, an
@@ -12,7 +13,7 @@ so an error the agent would swallow in production fails the test instead.
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from otel_autoinstrument import _log, config
@@ -21,6 +22,12 @@ from otel_autoinstrument.export.otlp_http import OtlpHttpExporter, endpoint_prob
 from otel_autoinstrument.propagation import Propagator
 from otel_autoinstrument.propagation.baggage import format_baggage, parse_baggage
 from otel_autoinstrument.propagation.tracecontext import format_traceparent, parse_tracestate
+from otel_autoinstrument.redaction.names import SensitiveNames
+from otel_autoinstrument.redaction.processor import Redactor
+from otel_autoinstrument.redaction.secrets import mask, secret_strings
+from otel_autoinstrument.redaction.sql import sanitize_sql, summarize_sql
+from otel_autoinstrument.redaction.sql_errors import scrub_error_message, scrub_traceback
+from otel_autoinstrument.redaction.urls import HeaderCapture, redact_query, redact_url
 from otel_autoinstrument.resource import from_settings
 from otel_autoinstrument.trace import sampling
 from otel_autoinstrument.trace.sampling import AlwaysOn
@@ -310,3 +317,64 @@ def test_any_request_gives_a_span_and_the_application_its_response(wsgi_tracings
     assert span.end_ns is not None
     for key, value in span.attributes.items():
         assert isinstance(value, (str, int, bool, tuple)), (key, value)
+
+
+# --- secrets: redaction, SQL per dialect, database error messages, names, masking ----------------
+
+
+# Text made of the pieces the patterns react to, so the fuzzer reaches their corners.
+PIECES = ["[SQL: ", "[parameters: ", "]", "\n", "://", "@", "?", "&", "=", "#", ";", "'", '"', "\\", "eyJ", ".",
+          "Bearer ", "AKIA", "4111 1111 1111 1111", "token", "password", "key", "a", "x@y.io", "$", "$$", "/*",
+          "*/", "--", "(", ")", "LINE 1: ", "=(", "%", "\udcff", "é"]
+tricky_text = st.one_of(st.text(), st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+REDACTOR = Redactor(regexes=[("order", r"ORD-\d{4}")])
+
+
+@FAST
+@given(tricky_text, tricky_text, st.sampled_from(["bob.secret@example.com", "4111 1111 1111 1111", "AKIAZZZZSECRET000001",
+                                                  "password=Hunter2x", "https://u:Hunter2x@h"]))
+def test_redaction_never_raises_and_a_planted_secret_never_survives(before, after, secret):
+    assume(secret not in before + after and "Hunter2x" not in before + after)
+    out = REDACTOR.text(before + " " + secret + " " + after)
+    assert isinstance(out, str)
+    assert secret not in out and "Hunter2x" not in out
+    assert isinstance(REDACTOR.text(out), str)
+
+
+@FAST
+@given(tricky_text, st.sampled_from(["sqlite", "postgresql", "mysql", "mariadb", "duckdb", None]))
+def test_sql_per_dialect_never_raises(statement, dialect):
+    assert isinstance(sanitize_sql(statement, dialect), str)
+    operation, collection = summarize_sql(statement, dialect)
+    assert operation is None or isinstance(operation, str)
+    assert collection is None or isinstance(collection, str)
+
+
+@FAST
+@given(tricky_text, st.sampled_from(["sqlite", "postgresql", "mysql", None]))
+def test_database_error_scrubbing_never_raises_and_hides_quoted_text(message, dialect):
+    out = scrub_error_message(message, dialect)
+    assert isinstance(out, str) and isinstance(scrub_traceback(message, dialect), str)
+    assert "'secret-in-quotes'" not in scrub_error_message(message + " 'secret-in-quotes'", dialect)
+
+
+@FAST
+@given(st.one_of(st.text(), st.binary()), st.lists(st.text(max_size=8), max_size=3))
+def test_any_name_gets_a_decision(name, extra):
+    assert isinstance(name in SensitiveNames(extra, ["-" + e for e in extra]), bool)
+    capture = HeaderCapture(["*"], extra)
+    assert isinstance(capture.attributes("http.request.header.", [(name, "v")]), dict)
+
+
+@FAST
+@given(tricky_text)
+def test_urls_and_queries_never_raise(text):
+    assert isinstance(redact_url(text), str) and isinstance(redact_query(text), str)
+
+
+@FAST
+@given(tricky_text, st.text(alphabet="abcXYZ019-_.~%", min_size=4, max_size=16), st.integers(0, 400))
+def test_masking_never_prints_a_known_secret(text, secret, limit):
+    secrets = secret_strings(["http://u:%s@h/?k=%s" % (secret, secret)], {"authorization": "Bearer " + secret})
+    out = mask(text[: len(text) // 2] + secret + text[len(text) // 2:], secrets, limit)
+    assert secret not in out

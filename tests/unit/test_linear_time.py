@@ -45,6 +45,7 @@ GROUPS = {
         ("email domain labels", "redactor.text", "'a@' + 'b.' * (N // 2)"),
         ("card digit run", "redactor.text", "'4' * N"),
         ("card digit groups", "redactor.text", "'4 ' * (N // 2)"),
+        ("card groups failing Luhn", "redactor.text", "'4111 2222 ' * (N // 10)"),
     ]),
     "database error messages": ("from otel_autoinstrument.redaction.sql_errors import scrub_error_message, "
                                 "scrub_traceback", [

@@ -20,6 +20,8 @@ REDACTED = [
     ("<bob@shop.example>", "<[REDACTED:email]>"),
     ("card 4111 1111 1111 1111 ok", "card [REDACTED:card] ok"),
     ("card 4111-1111-1111-1111", "card [REDACTED:card]"),
+    ("card 4111 1111 1111 1111 2 items", "card [REDACTED:card] 2 items"),
+    ("page 2 4111-1111-1111-1111", "page 2 [REDACTED:card]"),
     ("amex 378282246310005.", "amex [REDACTED:card]."),
     ("mc=5555555555554444&x=1", "mc=[REDACTED:card]&x=1"),
     ("Authorization: Bearer abc.DEF-ghi_jkl", "Authorization: Bearer [REDACTED:bearer]"),

@@ -26,6 +26,7 @@ User patterns (``regex:...``) run as written: their cost is theirs.
 
 from . import REDACTION_RULES
 from .names import SENSITIVE_NAMES
+from .sql_errors import DATABASE_ERROR_MODULES
 
 __all__ = ["TextRedactor", "luhn_ok"]
 
@@ -315,11 +316,12 @@ class TextRedactor:
         """For the ``exception.*`` attributes of a database driver's exception: its message
         and the exception lines of its stack trace scrubbed of literals, in place. Returns
         ``(message, scrubbed message)``, the second None when nothing changed."""
-        from .sql_errors import is_database_error, scrub_error_message, scrub_traceback
-
         message = attributes.get("exception.message")
-        if not is_database_error(attributes.get("exception.type")) or type(message) is not str:
+        kind = attributes.get("exception.type")
+        if type(kind) is not str or type(message) is not str or not kind.startswith(DATABASE_ERROR_MODULES):
             return message, None
+        from .sql_errors import scrub_error_message, scrub_traceback
+
         shown = scrub_error_message(message)
         stacktrace = attributes.get("exception.stacktrace")
         if type(stacktrace) is str:

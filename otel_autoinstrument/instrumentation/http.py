@@ -21,8 +21,6 @@ attributes, not an exception.
 """
 
 from .. import _log, semconv
-from ..redaction import names
-from ..redaction.names import SENSITIVE_NAMES, SensitiveNames  # noqa: F401  (re-exported for plugins)
 from ..redaction.urls import (  # noqa: F401  (re-exported for plugins)
     ALWAYS_REDACTED_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query, redact_url)
 from ..trace.span import Scope, SpanKind, StatusCode, record_error
@@ -36,6 +34,16 @@ __all__ = [
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def __getattr__(name):
+    # The sensitive-name matcher, re-exported for plugins, loads on first use: this
+    # module loads with the built-in instrumentors at start-up.
+    if name in ("SENSITIVE_NAMES", "SensitiveNames"):
+        from ..redaction import names
+
+        return getattr(names, name)
+    raise AttributeError(name)
 REQUEST_HEADER_PREFIX = "http.request.header."
 RESPONSE_HEADER_PREFIX = "http.response.header."
 AUTH_FAILURE_EVENT = "auth.failure"
@@ -116,6 +124,8 @@ def protocol_version(protocol):
 def sensitive_query_params(settings):
     """The sensitive-name matcher (``SensitiveNames``: the pattern of name parts) with
     OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS applied; ``name in matcher`` tests a name."""
+    from ..redaction import names
+
     return names.from_settings(settings)
 
 

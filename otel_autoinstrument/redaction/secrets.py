@@ -28,6 +28,8 @@ def mask_url(url):
     """The endpoint as it may appear in the agent's messages (never raises)."""
     if not isinstance(url, str):
         url = "" if url is None else str(url)
+    if "@" not in url and "?" not in url and "#" not in url:
+        return url  # nothing to mask: the start-up line imports no URL parser for it
     try:
         from .urls import mask_secret_in_url
 

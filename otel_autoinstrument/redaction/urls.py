@@ -23,11 +23,8 @@ Rules (OpenTelemetry HTTP semantic conventions):
   unable to raise on odd input such as a broken IPv6 literal.
 """
 
-from .names import SENSITIVE_NAMES, SensitiveNames
-
 __all__ = [
     "DEFAULT_SENSITIVE_QUERY_PARAMS",
-    "SENSITIVE_NAMES",
     "ALWAYS_REDACTED_HEADERS",
     "REDACTED",
     "redact_url",
@@ -97,8 +94,9 @@ _unquote_plus = None
 
 def _is_sensitive(name, sensitive):
     """Is query parameter ``name`` (as written) sensitive by ``sensitive``: a
-    ``SensitiveNames`` matcher, or an exact set of lower-case names?"""
-    if sensitive.__class__ is SensitiveNames:
+    ``names.SensitiveNames`` matcher (None: the default one), or an exact set of
+    lower-case names?"""
+    if not isinstance(sensitive, (set, frozenset)):
         return name in sensitive
     global _unquote_plus
     key = name.lower()
@@ -124,6 +122,8 @@ def _is_sensitive(name, sensitive):
 
 
 def _redact_pairs(query, sensitive):
+    if sensitive is None:
+        sensitive = _default_names()
     global _query_sep_re
     if ";" in query:
         # Some servers also split on ";": redact those pairs as well.
@@ -148,7 +148,18 @@ def _redact_pairs(query, sensitive):
     return joiner.join(parts) if changed else query
 
 
-def redact_query(query, sensitive=SENSITIVE_NAMES):
+_names = None
+
+
+def _default_names():
+    # Imported on first use: this module loads with the plugin API at start-up.
+    global _names
+    if _names is None:
+        from .names import SENSITIVE_NAMES as _names
+    return _names
+
+
+def redact_query(query, sensitive=None):
     """Return ``query`` (no leading ``?``) with sensitive values redacted."""
     try:
         if query.__class__ is not str:
@@ -247,7 +258,7 @@ def _fallback(url, sensitive, loose):
         return REDACTED
 
 
-def redact_url(url, sensitive=SENSITIVE_NAMES):
+def redact_url(url, sensitive=None):
     """Return ``url`` with userinfo and sensitive query values redacted.
 
     Suitable for ``url.full``. URLs without ``@``, ``?`` or ``#`` are
@@ -270,9 +281,9 @@ def mask_secret_in_url(url):
     try:
         if "@" not in url and "?" not in url and "#" not in url:
             return url
-        return _redact(url, SENSITIVE_NAMES, True)
+        return _redact(url, None, True)
     except Exception:
-        return _fallback(url, SENSITIVE_NAMES, True)
+        return _fallback(url, None, True)
 
 
 # --- headers -------------------------------------------------------------
@@ -345,6 +356,8 @@ class HeaderCapture:
         sanitize = [entry.strip() for entry in sanitize or () if entry and entry.strip()]
         exempt = [entry[1:] for entry in sanitize if entry.startswith("-")]
         self._sanitize, self._sanitize_re = _compile_names([e for e in sanitize if not e.startswith("-")])
+        from .names import SENSITIVE_NAMES, SensitiveNames
+
         self._names = SensitiveNames(exempt=exempt) if exempt else SENSITIVE_NAMES
         # Callers test this first and skip all header work when False.
         self.enabled = bool(self._allow or self._allow_re)

@@ -82,3 +82,9 @@ def test_decisions_are_cached_and_bounded():
     assert len(names._decisions) <= 4096
     long_name = "x" * 100000 + "_token"
     assert long_name in names and long_name not in names._decisions
+
+
+def test_the_plugin_api_offers_the_matcher():
+    from otel_autoinstrument.instrumentation import http
+
+    assert http.SENSITIVE_NAMES is SENSITIVE_NAMES and http.SensitiveNames is SensitiveNames

@@ -3,16 +3,17 @@ event (event name set) next to the span event, driven in-process through the sha
 WSGI layer with a real agent whose spans and log records land in memory; the plugin
 API's ``emit_event``; Django's ``user_login_failed`` given what is not an HttpRequest."""
 
-import wsgiref.util
-
 import pytest
 
-from otel_autoinstrument import _log, config
+from otel_autoinstrument import config
 from otel_autoinstrument.agent.startup import Agent
 from otel_autoinstrument.instrumentation import Instrumentor, emit_event, use_span
 from otel_autoinstrument.instrumentation.wsgi import WsgiTracing
 from otel_autoinstrument.logs.record import LogPipeline
 from support.memory import MemoryProcessor
+from support.wsgi import environ_for, serve, strict  # noqa: F401  (strict: a fixture)
+
+pytestmark = pytest.mark.usefixtures("strict")
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 UNSAMPLED = "00-%s-b7ad6b7169203331-00" % TRACE_ID
@@ -20,11 +21,6 @@ UNSAMPLED = "00-%s-b7ad6b7169203331-00" % TRACE_ID
 
 class _Web(Instrumentor):
     name = "web"
-
-
-@pytest.fixture(autouse=True)
-def strict(monkeypatch):
-    monkeypatch.setattr(_log, "STRICT", True)
 
 
 def make_agent(logs=True, **env):
@@ -38,13 +34,10 @@ def make_agent(logs=True, **env):
     return agent, spans, records.spans
 
 
-def serve(agent, status, path="/admin", headers=None, route=None):
+def answer(agent, status, path="/admin", headers=None, route=None):
+    """One request through the shared WSGI layer, answered with ``status``."""
     instrumentor = _Web()
     instrumentor.instrument(agent)
-    tracing = WsgiTracing(instrumentor)
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "REMOTE_ADDR": "10.1.2.3"}
-    environ.update(("HTTP_" + k.upper().replace("-", "_"), v) for k, v in (headers or {}).items())
-    wsgiref.util.setup_testing_defaults(environ)
 
     def app(environ, start_response):
         if route:
@@ -52,14 +45,12 @@ def serve(agent, status, path="/admin", headers=None, route=None):
         start_response(status, [("Content-Type", "text/plain")])
         return [b"no"]
 
-    body = tracing(app, None, (environ, lambda *a: None), {})
-    list(body)
-    body.close()
+    serve(WsgiTracing(instrumentor), app, environ_for(path, headers=headers, REMOTE_ADDR="10.1.2.3"))
 
 
 def test_an_unsampled_401_is_still_a_log_event():
     agent, spans, records = make_agent()
-    serve(agent, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
+    answer(agent, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
     assert spans.spans == []
     (record,) = records
     assert record.event_name == "auth.failure" and (record.severity_number, record.severity_text) == (13, "WARN")
@@ -71,7 +62,7 @@ def test_an_unsampled_401_is_still_a_log_event():
 
 def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_proxy():
     agent, spans, records = make_agent(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
-    serve(agent, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    answer(agent, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
     (span,) = spans.spans
     assert [(e.name, e.attributes) for e in span.events] == [
         ("auth.failure", {"auth.failure.reason": "forbidden", "http.response.status_code": 403})]
@@ -85,7 +76,7 @@ def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_pr
 
 def test_without_a_log_pipeline_only_the_span_event_remains():
     agent, spans, _ = make_agent(logs=False)
-    serve(agent, "401 Unauthorized")
+    answer(agent, "401 Unauthorized")
     assert [e.name for e in spans.spans[0].events] == ["auth.failure"]
     assert emit_event(agent, "x") is False
 
@@ -93,7 +84,7 @@ def test_without_a_log_pipeline_only_the_span_event_remains():
 def test_other_answers_send_no_event():
     agent, spans, records = make_agent()
     for status in ("200 OK", "404 Not Found", "500 Internal Server Error"):
-        serve(agent, status, headers={"traceparent": UNSAMPLED})
+        answer(agent, status, headers={"traceparent": UNSAMPLED})
     assert records == [] and spans.spans == []
 
 

@@ -26,7 +26,7 @@ User patterns (``regex:...``) run as written: their cost is theirs.
 
 from . import REDACTION_RULES
 from .names import SENSITIVE_NAMES
-from .sql_errors import DATABASE_ERROR_MODULES
+from .sql_errors import DATABASE_ERROR_MODULES, value_end
 
 __all__ = ["TextRedactor", "luhn_ok"]
 
@@ -278,7 +278,7 @@ class TextRedactor:
         if not self._mask & _SQL_ERROR:
             return text
         needles = _Needles(text, ("[SQL: ", "[parameters: ", "]\n[parameters: ", "]\n(Background on this error",
-                                  "]\n", "\n"))
+                                  "]\n"))
         out = []
         last = 0
         while True:
@@ -298,13 +298,9 @@ class TextRedactor:
                 last = end
             else:
                 body = params + 13
-                line_end = needles.find("\n", body)
-                if line_end == -1:
-                    line_end = len(text)
-                close = text.rfind("]", body, line_end)
                 out.append(text[last:body])
                 out.append("[REDACTED:sql_error]")
-                last = close if close != -1 else line_end
+                last = value_end(text, body, "]")
                 if text.startswith("[REDACTED:sql_error]", body):  # redacted already: as it is
                     last = body + 20
         if not out:

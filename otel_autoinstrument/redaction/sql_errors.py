@@ -74,17 +74,23 @@ def _values(text):
         begin = match.end()
         if begin <= last:
             continue
-        line_end = text.find("\n", begin)
-        if line_end == -1:
-            line_end = len(text)
-        close = text.rfind(")", begin, line_end)
         out.append(text[last:begin])
         out.append("?")
-        last = close if close != -1 else line_end
+        last = value_end(text, begin, ")")
     if not out:
         return text
     out.append(text[last:])
     return "".join(out)
+
+
+def value_end(text, begin, closer):
+    """Where a bracketed value that starts at ``begin`` ends: at the last ``closer`` of its
+    line (a value may hold the closer itself), else at the line's end."""
+    line_end = text.find("\n", begin)
+    if line_end == -1:
+        line_end = len(text)
+    close = text.rfind(closer, begin, line_end)
+    return close if close != -1 else line_end
 
 
 def scrub_traceback(text, dialect=None):

@@ -5,13 +5,10 @@ API's ``emit_event``; Django's ``user_login_failed`` given what is not an HttpRe
 
 import pytest
 
-from otel_autoinstrument import config
-from otel_autoinstrument.agent.startup import Agent
-from otel_autoinstrument.instrumentation import Instrumentor, emit_event, use_span
-from otel_autoinstrument.instrumentation.wsgi import WsgiTracing
+from otel_autoinstrument.instrumentation import emit_event, use_span
 from otel_autoinstrument.logs.record import LogPipeline
 from support.memory import MemoryProcessor
-from support.wsgi import environ_for, serve, strict  # noqa: F401  (strict: a fixture)
+from support.wsgi import environ_for, make_tracing, serve, strict  # noqa: F401  (strict: a fixture)
 
 pytestmark = pytest.mark.usefixtures("strict")
 
@@ -19,50 +16,43 @@ TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 UNSAMPLED = "00-%s-b7ad6b7169203331-00" % TRACE_ID
 
 
-class _Web(Instrumentor):
-    name = "web"
-
-
-def make_agent(logs=True, **env):
-    environ = {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"}
-    environ.update(env)
-    agent = Agent(config.load(environ))
-    spans, records = MemoryProcessor(), MemoryProcessor()
-    agent.provider.add_processor(spans)
+def traced(logs=True, **env):
+    """``(WsgiTracing, spans, log records)``: the shared WSGI layer of a real agent whose
+    log pipeline keeps its records in memory (none with ``logs=False``)."""
+    tracing, spans = make_tracing(**env)
+    records = MemoryProcessor()
+    agent = tracing.http.security.agent
     agent._logs = LogPipeline(agent.resource, processors=[records]) if logs else None
     agent._logs_built = True
-    return agent, spans, records.spans
+    return tracing, spans, records.spans
 
 
-def answer(agent, status, path="/admin", headers=None, route=None):
-    """One request through the shared WSGI layer, answered with ``status``."""
-    instrumentor = _Web()
-    instrumentor.instrument(agent)
-
+def answer(tracing, status, path="/admin", headers=None, route=None):
+    """One request answered with ``status``."""
     def app(environ, start_response):
         if route:
             environ["otel_autoinstrument.request"].set_route(route)
         start_response(status, [("Content-Type", "text/plain")])
         return [b"no"]
 
-    serve(WsgiTracing(instrumentor), app, environ_for(path, headers=headers, REMOTE_ADDR="10.1.2.3"))
+    serve(tracing, app, environ_for(path, headers=headers, REMOTE_ADDR="10.1.2.3"))
 
 
 def test_an_unsampled_401_is_still_a_log_event():
-    agent, spans, records = make_agent()
-    answer(agent, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
+    tracing, spans, records = traced()
+    answer(tracing, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
     assert spans.spans == []
     (record,) = records
     assert record.event_name == "auth.failure" and (record.severity_number, record.severity_text) == (13, "WARN")
     assert record.attributes == {"auth.failure.reason": "unauthorized", "http.response.status_code": 401,
                                  "http.request.method": "GET", "http.route": "/admin", "client.address": "10.1.2.3"}
     assert "%032x" % record.trace_id == TRACE_ID and record.span_id and record.trace_flags == 0
-    assert record.scope.name == "otel_autoinstrument.web"
+    assert record.scope.name == "otel_autoinstrument.wsgi-test"  # the instrumentor's scope
 
 
 def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_proxy():
-    agent, spans, records = make_agent(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
-    answer(agent, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
+    tracing, spans, records = traced(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
+    answer(tracing, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
     (span,) = spans.spans
     assert [(e.name, e.attributes) for e in span.events] == [
         ("auth.failure", {"auth.failure.reason": "forbidden", "http.response.status_code": 403})]
@@ -75,21 +65,22 @@ def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_pr
 
 
 def test_without_a_log_pipeline_only_the_span_event_remains():
-    agent, spans, _ = make_agent(logs=False)
-    answer(agent, "401 Unauthorized")
+    tracing, spans, _ = traced(logs=False)
+    answer(tracing, "401 Unauthorized")
     assert [e.name for e in spans.spans[0].events] == ["auth.failure"]
-    assert emit_event(agent, "x") is False
+    assert emit_event(tracing.http.security.agent, "x") is False
 
 
 def test_other_answers_send_no_event():
-    agent, spans, records = make_agent()
+    tracing, spans, records = traced()
     for status in ("200 OK", "404 Not Found", "500 Internal Server Error"):
-        answer(agent, status, headers={"traceparent": UNSAMPLED})
+        answer(tracing, status, headers={"traceparent": UNSAMPLED})
     assert records == [] and spans.spans == []
 
 
 def test_emit_event_for_plugins():
-    agent, _, records = make_agent()
+    tracing, _, records = traced()
+    agent = tracing.http.security.agent
     span = agent.tracer("t").start_span("s")
     with use_span(span):
         assert emit_event(agent, "cache.evicted", {"cache.name": "x" * 10}, body="evicted")
@@ -107,11 +98,8 @@ def test_django_login_failures_with_anything_as_the_request():
 
     from otel_autoinstrument.instrumentors import django as django_instrumentor
 
-    agent, _, records = make_agent()
-    instrumentor = _Web()
-    instrumentor.instrument(agent)
-    security = WsgiTracing(instrumentor).http.security
-    django_instrumentor.connect_django_login_failed(security)
+    tracing, _, records = traced()
+    django_instrumentor.connect_django_login_failed(tracing.http.security)
     try:
         for odd in (None, object(), SimpleNamespace(META=None), SimpleNamespace(META={"REMOTE_ADDR": "1.2.3.4"})):
             signals.user_login_failed.send(sender=__name__, credentials={"username": "u"}, request=odd)

@@ -91,8 +91,9 @@ SEVERITY_WARN = 13
 _AGENT_SCOPE = Scope("otel_autoinstrument")
 
 
-def emit_event(agent, name, attributes=None, body=None, span=None, scope=None,  # type: ignore[no-untyped-def]
-               severity_number=SEVERITY_WARN, severity_text="WARN"):
+def emit_event(agent: "AgentAPI", name: str, attributes: "Optional[Mapping[str, Any]]" = None, body: "Any" = None,
+               span: "Optional[Union[Span, NonRecordingSpan]]" = None, scope: "Optional[Scope]" = None,
+               severity_number: int = SEVERITY_WARN, severity_text: str = "WARN") -> bool:
     """Send the log event ``name`` (OTLP ``LogRecord.event_name``) with ``attributes``
     through the agent's log pipeline, carrying the trace and span ids of ``span`` (default:
     the current span), sampled or not: a log event is exported whatever the sampler
@@ -114,7 +115,10 @@ def emit_event(agent, name, attributes=None, body=None, span=None, scope=None,  
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Optional, Union
+
     from ..trace.tracer import use_span  # noqa: F401
+    from .protocols import AgentAPI
     from .http import ExcludedUrls  # noqa: F401
     from .requirements import parse_requirement  # noqa: F401
     from .versions import satisfies  # noqa: F401

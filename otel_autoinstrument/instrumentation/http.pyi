@@ -1,9 +1,10 @@
 # Types of the HTTP helpers (http.py), the stable part of the plugin API; checked against
 # the module by mypy's stubtest (tests/unit/test_types.py). Update it with a signature.
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Container, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple, Union
 
 from ..config import Settings
-from ..trace.span import NonRecordingSpan, Span
+from ..redaction.names import SENSITIVE_NAMES as SENSITIVE_NAMES, SensitiveNames as SensitiveNames
+from ..trace.span import NonRecordingSpan, Scope, Span
 from ..trace.tracer import Tracer
 from .instrumentor import Instrumentor
 from .protocols import PropagatorAPI
@@ -13,7 +14,7 @@ _AnySpan = Union[Span, NonRecordingSpan]
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
     "ExcludedUrls", "HeaderCapture", "HttpClient", "HttpServer", "REQUEST_HEADER_PREFIX",
-    "RESPONSE_HEADER_PREFIX", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
+    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
     "redact_query", "redact_url", "sensitive_query_params", "set_enduser", "split_host_port",
 ]
 
@@ -25,8 +26,8 @@ RESPONSE_HEADER_PREFIX: str
 AUTH_FAILURE_EVENT: str
 AUTH_FAILURE_REASON: str
 
-def redact_query(query: Any, sensitive: FrozenSet[str] = ...) -> Any: ...
-def redact_url(url: Any, sensitive: FrozenSet[str] = ...) -> Any: ...
+def redact_query(query: Any, sensitive: Optional[Container[str]] = None) -> Any: ...
+def redact_url(url: Any, sensitive: Optional[Container[str]] = None) -> Any: ...
 
 class HeaderCapture:
     enabled: bool
@@ -37,7 +38,7 @@ def method_name(method: Any) -> Tuple[str, str, Optional[str]]: ...
 def split_host_port(authority: Optional[str], default_port: Optional[int] = None) -> Tuple[Optional[str], Optional[int]]: ...
 def url_authority(url: str) -> Tuple[Optional[str], Optional[str]]: ...
 def protocol_version(protocol: Optional[str]) -> Optional[str]: ...
-def sensitive_query_params(settings: Settings) -> FrozenSet[str]: ...
+def sensitive_query_params(settings: Settings) -> SensitiveNames: ...
 
 class ExcludedUrls:
     def __init__(self, settings: Settings, *variables: str) -> None: ...
@@ -49,9 +50,13 @@ class ServerSecurity:
     proxy_header: str
     forwarded: bool
     capture_enduser: bool
-    def __init__(self, settings: Settings) -> None: ...
+    agent: Any
+    scope: Optional[Scope]
+    def __init__(self, settings: Settings, agent: Any = None, scope: Optional[Scope] = None) -> None: ...
     def client_attributes(self, peer: Optional[str], proxy_header_value: Optional[str],
                           attributes: Dict[str, Any]) -> None: ...
+    def auth_failure(self, span: Optional[_AnySpan], code: Optional[int] = None, reason: Optional[str] = None,
+                     facts: Optional[Callable[[], Dict[str, Any]]] = None) -> None: ...
 
 def forwarded_client(value: Optional[str], count: int, rfc7239: bool = False) -> Optional[str]: ...
 def record_auth_failure(span: _AnySpan, code: Optional[int] = None, reason: Optional[str] = None) -> None: ...
@@ -63,7 +68,7 @@ class HttpServer:
     excluded: Optional[ExcludedUrls]
     request_headers: HeaderCapture
     response_headers: HeaderCapture
-    sensitive: FrozenSet[str]
+    sensitive: SensitiveNames
     security: ServerSecurity
     enduser: Optional[Callable[[], Any]]
     def __init__(self, instrumentor: Instrumentor, excluded_variable: Optional[str] = None) -> None: ...
@@ -75,15 +80,17 @@ class HttpServer:
                            peer: Optional[str] = None, proxy_header: Optional[str] = None,
                            protocol: Optional[str] = None, user_agent: Optional[str] = None,
                            headers: Any = None) -> Dict[str, Any]: ...
-    def response(self, span: _AnySpan, status_code: int, headers: Any = None,
-                 error: Optional[BaseException] = None) -> None: ...
+    def response(self, span: _AnySpan, status_code: int, headers: Any = None, error: Optional[BaseException] = None,
+                 facts: Optional[Callable[[], Dict[str, Any]]] = None) -> None: ...
+    def event_facts(self, method: str, path: Optional[str], route: Optional[str] = None, peer: Optional[str] = None,
+                    proxy_header: Optional[str] = None) -> Dict[str, Any]: ...
     def error(self, span: _AnySpan, exc: BaseException) -> None: ...
 
 class HttpClient:
     tracer: Tracer
     propagator: PropagatorAPI
     excluded: Optional[ExcludedUrls]
-    sensitive: FrozenSet[str]
+    sensitive: SensitiveNames
     request_headers: HeaderCapture
     response_headers: HeaderCapture
     def __init__(self, instrumentor: Instrumentor, excluded_variable: Optional[str] = None) -> None: ...

@@ -6,12 +6,9 @@ import sqlite3
 
 import pytest
 
-from otel_autoinstrument import config
 from otel_autoinstrument.instrumentation.db import DbSpans, record_db_error, scrub_db_error
 from otel_autoinstrument.redaction.sql_errors import is_database_error, scrub_traceback
-from otel_autoinstrument.trace.sampling import AlwaysOff, AlwaysOn
-from otel_autoinstrument.trace.tracer import TracerProvider
-from support.memory import MemoryProcessor
+from otel_autoinstrument.testing import InMemoryAgent
 
 MESSAGES = [
     # SQLite
@@ -76,10 +73,9 @@ def failing_statement():
         return exc
 
 
-def db_spans(environ=None, sampler=AlwaysOn()):
-    memory = MemoryProcessor()
-    tracer = TracerProvider(None, sampler, processors=[memory]).get_tracer("t")
-    return DbSpans(tracer, config.load(environ or {}, set())), memory
+def db_spans(**environ):
+    memory = InMemoryAgent(environ)
+    return DbSpans(memory.tracer(), memory.settings), memory
 
 
 def test_a_failed_statement_span_carries_no_literal():
@@ -96,13 +92,13 @@ def test_a_failed_statement_span_carries_no_literal():
 
 
 def test_sanitize_false_records_the_message_as_it_is():
-    spans, memory = db_spans({"OTEL_PYTHON_DB_QUERY_SANITIZE": "false"})
+    spans, memory = db_spans(OTEL_PYTHON_DB_QUERY_SANITIZE="false")
     spans.finish(spans.start(spans.target("sqlite"), "SELECT 1"), failing_statement())
     assert "Hunter2" in memory.spans[0].events[0].attributes["exception.message"]
 
 
 def test_plugins_can_record_database_errors_on_any_span():
-    spans, memory = db_spans(sampler=AlwaysOff())
+    spans, memory = db_spans(OTEL_TRACES_SAMPLER="always_off")
     span = spans.start(spans.target("sqlite"), "SELECT 1")
     record_db_error(span, failing_statement())  # not recording: nothing, and no error
     span.end()

@@ -11,9 +11,7 @@ from otel_autoinstrument import config
 from otel_autoinstrument.export.otlp_http import OtlpHttpExporter, endpoint_problem
 from otel_autoinstrument.redaction.secrets import mask, mask_url, secret_strings, shown_header_name
 from otel_autoinstrument.resource import from_settings
-from otel_autoinstrument.trace.sampling import AlwaysOn
-from otel_autoinstrument.trace.tracer import TracerProvider
-from support.memory import MemoryProcessor
+from otel_autoinstrument.testing import InMemoryAgent
 
 API_KEY = "ApiK3y-echoed-0042"
 
@@ -78,8 +76,8 @@ def test_a_collector_echoing_the_api_key_is_not_printed(monkeypatch):
         settings = config.load({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:%d" % server.server_port,
                                 "OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=" + API_KEY}, set())
         exporter = OtlpHttpExporter("traces", settings.exporter("traces"), from_settings(settings))
-        memory = MemoryProcessor()
-        TracerProvider(None, AlwaysOn(), processors=[memory]).get_tracer("t").start_span("s").end()
+        with InMemoryAgent() as memory:
+            memory.tracer().start_span("s").end()
         outcome = exporter.export(memory.spans, time.monotonic() + 5)
         exporter.shutdown()
     finally:

@@ -6,25 +6,12 @@ API's ``emit_event``; Django's ``user_login_failed`` given what is not an HttpRe
 import pytest
 
 from otel_autoinstrument.instrumentation import emit_event, use_span
-from otel_autoinstrument.logs.record import LogPipeline
-from support.memory import MemoryProcessor
 from support.wsgi import environ_for, make_tracing, serve, strict  # noqa: F401  (strict: a fixture)
 
 pytestmark = pytest.mark.usefixtures("strict")
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 UNSAMPLED = "00-%s-b7ad6b7169203331-00" % TRACE_ID
-
-
-def traced(logs=True, **env):
-    """``(WsgiTracing, spans, log records)``: the shared WSGI layer of a real agent whose
-    log pipeline keeps its records in memory (none with ``logs=False``)."""
-    tracing, spans = make_tracing(**env)
-    records = MemoryProcessor()
-    agent = tracing.http.security.agent
-    agent._logs = LogPipeline(agent.resource, processors=[records]) if logs else None
-    agent._logs_built = True
-    return tracing, spans, records.spans
 
 
 def answer(tracing, status, path="/admin", headers=None, route=None):
@@ -39,10 +26,10 @@ def answer(tracing, status, path="/admin", headers=None, route=None):
 
 
 def test_an_unsampled_401_is_still_a_log_event():
-    tracing, spans, records = traced()
+    tracing, memory = make_tracing()
     answer(tracing, "401 Unauthorized", headers={"traceparent": UNSAMPLED}, route="/admin")
-    assert spans.spans == []
-    (record,) = records
+    assert memory.spans == []
+    (record,) = memory.logs
     assert record.event_name == "auth.failure" and (record.severity_number, record.severity_text) == (13, "WARN")
     assert record.attributes == {"auth.failure.reason": "unauthorized", "http.response.status_code": 401,
                                  "http.request.method": "GET", "http.route": "/admin", "client.address": "10.1.2.3"}
@@ -51,12 +38,12 @@ def test_an_unsampled_401_is_still_a_log_event():
 
 
 def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_proxy():
-    tracing, spans, records = traced(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
+    tracing, memory = make_tracing(OTEL_PYTHON_TRUSTED_PROXY_COUNT="1")
     answer(tracing, "403 Forbidden", path="/x/y", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"})
-    (span,) = spans.spans
+    (span,) = memory.spans
     assert [(e.name, e.attributes) for e in span.events] == [
         ("auth.failure", {"auth.failure.reason": "forbidden", "http.response.status_code": 403})]
-    (record,) = records
+    (record,) = memory.logs
     assert record.attributes == {"auth.failure.reason": "forbidden", "http.response.status_code": 403,
                                  "http.request.method": "GET", "url.path": "/x/y", "client.address": "203.0.113.9",
                                  "network.peer.address": "10.1.2.3"}
@@ -65,30 +52,29 @@ def test_a_sampled_403_gets_the_span_event_and_the_log_event_behind_a_trusted_pr
 
 
 def test_without_a_log_pipeline_only_the_span_event_remains():
-    tracing, spans, _ = traced(logs=False)
+    tracing, memory = make_tracing(OTEL_LOGS_EXPORTER="none")
     answer(tracing, "401 Unauthorized")
-    assert [e.name for e in spans.spans[0].events] == ["auth.failure"]
-    assert emit_event(tracing.http.security.agent, "x") is False
+    assert [e.name for e in memory.spans[0].events] == ["auth.failure"]
+    assert emit_event(memory.agent, "x") is False
 
 
 def test_other_answers_send_no_event():
-    tracing, spans, records = traced()
+    tracing, memory = make_tracing()
     for status in ("200 OK", "404 Not Found", "500 Internal Server Error"):
         answer(tracing, status, headers={"traceparent": UNSAMPLED})
-    assert records == [] and spans.spans == []
+    assert memory.logs == [] and memory.spans == []
 
 
 def test_emit_event_for_plugins():
-    tracing, _, records = traced()
-    agent = tracing.http.security.agent
-    span = agent.tracer("t").start_span("s")
+    _, memory = make_tracing()
+    span = memory.tracer().start_span("s")
     with use_span(span):
-        assert emit_event(agent, "cache.evicted", {"cache.name": "x" * 10}, body="evicted")
-    (record,) = records
-    assert (record.event_name, record.body, record.attributes) == ("cache.evicted", "evicted", {"cache.name": "x" * 10})
-    assert (record.trace_id, record.span_id) == (span.context.trace_id, span.context.span_id)
-    emit_event(agent, "outside")  # no current span: no ids
-    assert records[1].trace_id == 0
+        assert emit_event(memory.agent, "cache.evicted", {"cache.name": "x" * 10}, body="evicted")
+    emit_event(memory.agent, "outside")  # no current span: no ids
+    first, second = memory.logs
+    assert (first.event_name, first.body, first.attributes) == ("cache.evicted", "evicted", {"cache.name": "x" * 10})
+    assert (first.trace_id, first.span_id) == (span.context.trace_id, span.context.span_id)
+    assert second.trace_id == 0
 
 
 def test_django_login_failures_with_anything_as_the_request():
@@ -98,11 +84,11 @@ def test_django_login_failures_with_anything_as_the_request():
 
     from otel_autoinstrument.instrumentors import django as django_instrumentor
 
-    tracing, _, records = traced()
+    tracing, memory = make_tracing()
     django_instrumentor.connect_django_login_failed(tracing.http.security)
     try:
         for odd in (None, object(), SimpleNamespace(META=None), SimpleNamespace(META={"REMOTE_ADDR": "1.2.3.4"})):
             signals.user_login_failed.send(sender=__name__, credentials={"username": "u"}, request=odd)
     finally:
         django_instrumentor.disconnect_django_login_failed()
-    assert [r.attributes for r in records] == [{"auth.failure.reason": "login_failed"}] * 4
+    assert [r.attributes for r in memory.logs] == [{"auth.failure.reason": "login_failed"}] * 4

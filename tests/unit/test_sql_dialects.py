@@ -7,12 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_autoinstrument import config
 from otel_autoinstrument.instrumentation.db import DbSpans
 from otel_autoinstrument.redaction.sql import SANITIZE_MAX_LEN, dialect_family, sanitize_sql, summarize_sql
-from otel_autoinstrument.trace.sampling import AlwaysOn
-from otel_autoinstrument.trace.tracer import TracerProvider
-from support.memory import MemoryProcessor
+from otel_autoinstrument.testing import InMemoryAgent
 
 WINDOWS_PATH = r"SELECT * FROM files WHERE path = 'C:\data\' AND owner_key = 'sk_live_SECRET'"
 MYSQL_ESCAPES = "SELECT * FROM t WHERE a = 'it\\'s sk_live_SECRET' AND b = \"dq SECRET2\" # note SECRET3\nLIMIT 1"
@@ -74,11 +71,10 @@ def test_a_long_statement_is_sanitized_by_its_head():
 
 
 def test_database_spans_are_described_by_their_dialect():
-    memory = MemoryProcessor()
-    tracer = TracerProvider(None, AlwaysOn(), processors=[memory]).get_tracer("t")
-    spans = DbSpans(tracer, config.load({}, set()))
-    for system in ("sqlite", "mysql", "sqlite", "mysql"):
-        spans.start(spans.target(system), WINDOWS_PATH + " # trailing").end()
+    with InMemoryAgent() as memory:
+        spans = DbSpans(memory.tracer(), memory.settings)
+        for system in ("sqlite", "mysql", "sqlite", "mysql"):
+            spans.start(spans.target(system), WINDOWS_PATH + " # trailing").end()
     sqlite_text, mysql_text = [s.attributes["db.query.text"] for s in memory.spans[:2]]
     assert sqlite_text == "SELECT * FROM files WHERE path = ? AND owner_key = ? # trailing"
     assert mysql_text == "SELECT * FROM files WHERE path = ?sk_live_SECRET?"  # MySQL's own reading

@@ -1,11 +1,12 @@
 """The redaction processor's cost per exported item, in the export thread.
 
-    python benchmarks/redaction_cost.py [--rounds 5] [--items 20000]
+    python benchmarks/redaction_cost.py [--rounds 15] [--items 20000]
 
 Builds real spans and log records with the agent's own tracer (no export), then times
 ``Redactor.span`` / ``Redactor.log`` over batches of them, in µs per item: the best of
-the rounds (the machine's other load only ever adds time). Each typical item has some values unique per request (a path with an id, a
-client port, a request id) so the per-string cache does not hide the scanning cost.
+the rounds (the machine's other load only ever adds time). Each typical item has some
+values unique per request (a path with an id, a client address, a message) so the
+per-string cache does not hide the scanning cost.
 """
 
 import argparse

@@ -65,7 +65,6 @@ class DjangoInstrumentor(Instrumentor):
         got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
         disconnect_django_login_failed()
 
-
     def _load_middleware(self, wrapped, instance, args, kwargs):
         return _load_middleware(wrapped, args, kwargs, self._tracing.http.security)
 

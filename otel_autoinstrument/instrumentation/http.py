@@ -29,21 +29,12 @@ from .instrumentor import scope_name
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
     "ExcludedUrls", "HeaderCapture", "HttpClient", "HttpServer", "REQUEST_HEADER_PREFIX",
-    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
-    "redact_query", "redact_url", "sensitive_query_params", "set_enduser", "split_host_port",
+    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client",
+    "method_name", "record_auth_failure", "redact_query", "redact_url", "sensitive_query_params", "set_enduser",
+    "split_host_port",
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-
-
-def __getattr__(name):
-    # The sensitive-name matcher, re-exported for plugins, loads on first use: this
-    # module loads with the built-in instrumentors at start-up.
-    if name in ("SENSITIVE_NAMES", "SensitiveNames"):
-        from ..redaction import names
-
-        return getattr(names, name)
-    raise AttributeError(name)
 REQUEST_HEADER_PREFIX = "http.request.header."
 RESPONSE_HEADER_PREFIX = "http.response.header."
 AUTH_FAILURE_EVENT = "auth.failure"
@@ -54,6 +45,16 @@ _STATUS_REASONS = {401: "unauthorized", 403: "forbidden"}
 _PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3"}
 _CACHE_MAX = 256  # bound of every cache keyed by request data (Host header, route, authority)
 _ASCII_DIGITS = frozenset("0123456789")
+
+
+def __getattr__(name):
+    # The sensitive-name matcher, re-exported for plugins, loads on first use: this
+    # module loads with the built-in instrumentors at start-up.
+    if name in ("SENSITIVE_NAMES", "SensitiveNames"):
+        from ..redaction import names
+
+        return getattr(names, name)
+    raise AttributeError(name)
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -222,7 +223,8 @@ class ServerSecurity:
             attributes.update(facts())
         from . import emit_event
 
-        emit_event(self.agent, AUTH_FAILURE_EVENT, attributes, "%s: %s" % (AUTH_FAILURE_EVENT, reason), span, self.scope)
+        body = "%s: %s" % (AUTH_FAILURE_EVENT, reason)
+        emit_event(self.agent, AUTH_FAILURE_EVENT, attributes, body, span, self.scope)
 
 
 def forwarded_client(value, count, rfc7239=False):

@@ -14,7 +14,8 @@ _AnySpan = Union[Span, NonRecordingSpan]
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
     "ExcludedUrls", "HeaderCapture", "HttpClient", "HttpServer", "REQUEST_HEADER_PREFIX",
-    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client", "method_name", "record_auth_failure",
+    "RESPONSE_HEADER_PREFIX", "SENSITIVE_NAMES", "SensitiveNames", "ServerSecurity", "forwarded_client",
+    "method_name", "record_auth_failure",
     "redact_query", "redact_url", "sensitive_query_params", "set_enduser", "split_host_port",
 ]
 

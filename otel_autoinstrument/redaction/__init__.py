@@ -4,4 +4,5 @@ redaction (``urls``, ``sql``), the redaction processor of the export path
 
 # The redaction processor's built-in rules, in the order they are tried (read by the
 # config at start-up, so this package's ``__init__`` stays this small).
-REDACTION_RULES = ("url_credentials", "url_query", "key_value", "bearer", "jwt", "aws_key", "email", "card", "sql_error")
+REDACTION_RULES = ("url_credentials", "url_query", "key_value", "bearer", "jwt", "aws_key", "email", "card",
+                   "sql_error")

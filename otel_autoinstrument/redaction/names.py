@@ -30,7 +30,8 @@ Decisions are cached per name (names repeat on every request); the work per new 
 is linear in its length.
 """
 
-__all__ = ["SensitiveNames", "SENSITIVE_NAMES", "from_settings", "WORDS", "SUFFIXES", "PREFIXES", "WHOLE_NAMES", "METADATA"]
+__all__ = ["SensitiveNames", "SENSITIVE_NAMES", "from_settings", "WORDS", "SUFFIXES", "PREFIXES", "WHOLE_NAMES",
+           "METADATA"]
 
 WORDS = frozenset((
     "token", "tokens", "secret", "secrets", "password", "passwords", "passwd", "pass", "pwd", "passphrase",

@@ -8,12 +8,16 @@ as SQLAlchemy (``instrumentation.db.DbSpans``). ``CursorDebugWrapper`` (DEBUG=Tr
 patching the subclass as well would record every statement twice. ``callproc`` is not
 traced.
 
+Statements traced here are claimed (``claim_statement``) for the duration of the
+cursor call, so the driver's own instrumentor (psycopg, psycopg2) adds no second span:
+the ORM layer owns the statement.
+
 The Django instrumentor calls ``patches(self)`` from its own ``patches()``; the base
 class has set ``tracer`` and ``settings`` by then.
 """
 
 from otel_autoinstrument.instrumentation import capture_internal_errors
-from otel_autoinstrument.instrumentation.db import DbSpans
+from otel_autoinstrument.instrumentation.db import DbSpans, claim_statement, release_statement
 
 _MODULE = "django.db.backends.utils"
 
@@ -23,10 +27,11 @@ def patches(instrumentor):
     spans = DbSpans(instrumentor.tracer, instrumentor.settings)
 
     def traced(wrapped, instance, args, kwargs):
-        span = None
+        span = claim = None
         with capture_internal_errors("django: starting a database span"):
             sql = args[0] if args else kwargs["sql"]
             span = spans.start(_target(spans, instance.db), sql)
+            claim = claim_statement(span)
         error = None
         try:
             return wrapped(*args, **kwargs)
@@ -36,6 +41,8 @@ def patches(instrumentor):
         finally:
             if span is not None:
                 with capture_internal_errors("django: finishing a database span"):
+                    if claim is not None:
+                        release_statement(claim)
                     spans.finish(span, error)
 
     return [

@@ -31,6 +31,10 @@ through the engine). One context may run several cursor executions (2.0's
 "insertmanyvalues" batches), always one after the other, so one slot per context is
 enough. Statements run without an execution context (SQLAlchemy's internal
 ``_cursor_execute``, e.g. pre-executing a sequence on 1.4) are not traced.
+
+Statements traced here are claimed (``claim_statement``) from before to after the
+cursor execution, so the driver's own instrumentor (psycopg, psycopg2) adds no second
+span: this layer owns the statement, for every driver, instrumented or not.
 """
 
 import functools
@@ -38,6 +42,7 @@ import functools
 from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, is_suppressed
 
 _SLOT = "_otel_autoinstrument_span"
+_CLAIM = "_otel_autoinstrument_claim"
 
 
 class SQLAlchemyInstrumentor(Instrumentor):
@@ -56,9 +61,10 @@ class SQLAlchemyInstrumentor(Instrumentor):
     def _instrument(self):
         import weakref
 
-        from otel_autoinstrument.instrumentation.db import DbSpans  # loaded when SQLAlchemy is
+        from otel_autoinstrument.instrumentation.db import DbSpans, claim_statement, release_statement
 
-        self._spans = DbSpans(self.tracer, self.settings)
+        self._spans = DbSpans(self.tracer, self.settings)  # loaded when SQLAlchemy is
+        self._claim, self._release = claim_statement, release_statement
         self._engines = weakref.WeakKeyDictionary()
         if self.imported_before_start:
             for engine in _existing_engines():
@@ -102,13 +108,17 @@ class SQLAlchemyInstrumentor(Instrumentor):
         if context is None or is_suppressed():
             return
         with capture_internal_errors("sqlalchemy: starting a database span"):
-            setattr(context, _SLOT, self._spans.start(target, statement))
+            span = self._spans.start(target, statement)
+            setattr(context, _SLOT, span)
+            setattr(context, _CLAIM, self._claim(span))
 
     def _on_after_cursor_execute(self, conn, cursor, statement, parameters, context, executemany):
         span = getattr(context, _SLOT, None)
         if span is not None:
             with capture_internal_errors("sqlalchemy: finishing a database span"):
                 setattr(context, _SLOT, None)
+                self._release(getattr(context, _CLAIM))
+                self._release(getattr(context, _CLAIM))
                 span.end()
 
     def _on_handle_error(self, exception_context):

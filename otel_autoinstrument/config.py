@@ -279,6 +279,9 @@ VARIABLES = [
         "every name the sensitive-name pattern matches; -NAME exempts a name from the pattern"),
     Var("OTEL_PYTHON_DB_QUERY_SANITIZE", parse_bool, True,
         "replace literals in db.query.text with ? (false records statements as written)"),
+    Var("OTEL_PYTHON_DB_SQLCOMMENTER", parse_bool, False,
+        "append the statement's traceparent as a /*traceparent='...'*/ comment to SQL sent by "
+        "psycopg and psycopg2 (never to statements psycopg prepares, nor to bytes or composed SQL)"),
     Var("OTEL_PYTHON_REDACTION", parse_redaction, ["default"],
         "redaction of every exported string: default (all built-in rules), none, rule names "
         "(%s), -RULE to leave one out, regex:PATTERN or regex(NAME):PATTERN; matches become "

@@ -34,6 +34,16 @@ DB_QUERY_TEXT = "db.query.text"
 DB_OPERATION_NAME = "db.operation.name"
 DB_COLLECTION_NAME = "db.collection.name"
 DB_RESPONSE_STATUS_CODE = "db.response.status_code"
+DB_OPERATION_BATCH_SIZE = "db.operation.batch.size"
+
+# Messaging (development conventions: the only ones there are)
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_CONSUMER_GROUP_NAME = "messaging.consumer.group.name"
+MESSAGING_CLIENT_ID = "messaging.client.id"
 
 # Exceptions
 EXCEPTION_TYPE = "exception.type"

@@ -44,3 +44,31 @@ def fresh_internal_error_places(monkeypatch):
     from otel_autoinstrument import _log
 
     monkeypatch.setattr(_log, "_places", {})
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL server for the session (tests use their own tables)."""
+    from support.servers import Postgres
+
+    server = Postgres()
+    if not server.available:
+        pytest.skip("PostgreSQL binaries (initdb, postgres) not installed: apt-get install postgresql")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real Redis server for the session (tests use their own keys or database index)."""
+    from support.servers import Redis
+
+    server = Redis()
+    if not server.available:
+        pytest.skip("redis-server not installed: apt-get install redis-server")
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -20,13 +20,15 @@ the statement text is computed once per (database system, text) and cached; the 
 of a traced statement is then two dict lookups, one dict copy and the span itself.
 """
 
+from contextvars import ContextVar
+
 from .. import semconv
 from ..redaction.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
 from ..redaction.sql_errors import scrub_error_message, scrub_traceback
 from ..trace.span import SpanKind, record_error
 
-__all__ = ["DbSpans", "db_system_name", "record_db_error", "sanitize_sql", "scrub_db_error", "span_name_for",
-           "summarize_sql"]
+__all__ = ["DbSpans", "claim_statement", "db_system_name", "record_db_error", "release_statement", "sanitize_sql",
+           "scrub_db_error", "span_name_for", "statement_owner", "summarize_sql", "traceparent_comment", "with_comment"]
 
 # Statements longer than this are described on every call rather than cached, so a
 # stream of distinct bulk statements cannot pin megabytes of text.
@@ -43,6 +45,7 @@ class DbSpans:
         self.tracer = tracer
         self.sanitize = settings.python_db_query_sanitize
         self.length_limit = settings.span_attribute_value_length_limit
+        self.commenter = settings.python_db_sqlcommenter
         self._statements = {}  # db.system.name -> {statement text -> (span name or None, attributes)}
         self._targets = {}  # (system, namespace, address, port) -> connection attributes
 
@@ -137,3 +140,48 @@ def _as_text(statement):
     if isinstance(statement, (bytes, bytearray)):
         return bytes(statement).decode("utf-8", "replace")
     return str(statement)
+
+
+# --- one span per statement: the outermost database layer owns it ---------------------
+
+_statement_owner = ContextVar("otel_autoinstrument.db.statement_owner", default=None)
+
+
+def claim_statement(span):
+    """Mark the statement about to be sent as traced by ``span``: a layer above the
+    driver (an ORM: SQLAlchemy, the Django ORM) calls it just before the driver runs the
+    statement, and driver instrumentors underneath make no span of their own (their SQL
+    commenter still names ``span``). Returns a token for ``release_statement``."""
+    return _statement_owner.set(span)
+
+
+def release_statement(token):
+    try:
+        _statement_owner.reset(token)
+    except ValueError:
+        _statement_owner.set(None)  # a token from another context: that claim is over here too
+
+
+def statement_owner():
+    """The span of the outer layer that traces the statement being sent, or None."""
+    return _statement_owner.get()
+
+
+# --- SQL commenter ---------------------------------------------------------------------
+
+def traceparent_comment(span):
+    """``/*traceparent='00-<trace>-<span>-<flags>'*/`` for ``span`` (the sqlcommenter
+    format), or "" for an invalid span context."""
+    context = span.get_span_context()
+    if not context.is_valid:
+        return ""
+    return "/*traceparent='00-%032x-%016x-%02x'*/" % (context.trace_id, context.span_id, context.trace_flags & 0xFF)
+
+
+def with_comment(statement, span):
+    """``statement`` with ``span``'s traceparent comment appended (str statements only;
+    anything else is returned as it is)."""
+    if statement.__class__ is not str:
+        return statement
+    comment = traceparent_comment(span)
+    return statement + " " + comment if comment else statement

@@ -23,6 +23,11 @@ Carrier: the OpenTelemetry environment-variable carrier, ``TRACEPARENT``,
   returns the exit code after ``run()``, the child's own exit handlers and the
   joining of its non-daemon threads; the agent flushes there, within the exit bound.
   (A spawn child runs ``atexit`` as well; the second shutdown is a no-op.)
+  billiard (Celery's fork of multiprocessing) gets the same two patches on its own
+  ``BaseProcess``. Its pool workers, though, never return to ``_bootstrap``: the
+  worker's ``_do_exit`` ends the process with ``os._exit()`` from inside ``run()``
+  (after each ``--max-tasks-per-child`` batch, and at shutdown), so the agent flushes
+  there first.
 
 Every hook is guarded: a failure here is the agent's own error (logged, or raised in
 strict mode) and the application's call proceeds unchanged.
@@ -55,6 +60,8 @@ def install(agent):
         _log.internal_error("patching os.exec* for context propagation")
     when_imported("subprocess", _patch_subprocess)
     when_imported("multiprocessing.process", _patch_multiprocessing)
+    when_imported("billiard.process", _patch_multiprocessing)
+    when_imported("billiard.pool", _patch_billiard_pool)
 
 
 # --- in: the trace this process was started in -----------------------------------
@@ -257,6 +264,19 @@ def _patch_multiprocessing(module):
 
     cls.start = _mark(patched_start, start)
     cls._bootstrap = _mark(patched_bootstrap, bootstrap)
+
+
+def _patch_billiard_pool(module):
+    worker = getattr(module, "Worker", None)
+    do_exit = worker.__dict__.get("_do_exit") if worker is not None else None
+    if do_exit is None or getattr(do_exit, "_otel_autoinstrument", False):
+        return
+
+    def patched_do_exit(self, *args, **kwargs):
+        flush_at_exit()
+        return do_exit(self, *args, **kwargs)
+
+    worker._do_exit = _mark(patched_do_exit, do_exit)
 
 
 def _enter_process_carrier(process):

@@ -118,7 +118,6 @@ class SQLAlchemyInstrumentor(Instrumentor):
             with capture_internal_errors("sqlalchemy: finishing a database span"):
                 setattr(context, _SLOT, None)
                 self._release(getattr(context, _CLAIM))
-                self._release(getattr(context, _CLAIM))
                 span.end()
 
     def _on_handle_error(self, exception_context):
@@ -127,6 +126,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
         if span is not None:
             with capture_internal_errors("sqlalchemy: finishing a failed database span"):
                 setattr(context, _SLOT, None)
+                self._release(getattr(context, _CLAIM))
                 # The DBAPI's own exception: SQLAlchemy's wrapper repeats the bound
                 # parameters in its message, which must never be recorded.
                 self._spans.finish(span, exception_context.original_exception)

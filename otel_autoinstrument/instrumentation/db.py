@@ -15,6 +15,12 @@ given to ``target``: MySQL's backslash escapes and ``#`` comments are not SQLite
 "'secret"``), so the exception event's message and stack trace and the status
 description get ``?`` instead.
 
+One span per statement: a layer above the driver (an ORM) that traces a statement claims
+it (``claim_statement``) while the driver runs it, and driver instrumentors stay quiet
+while a claim is current (``statement_owner``): the outermost layer owns the span. It
+started first, so it alone can decide before the inner one runs, and it covers every
+driver, instrumented or not. The SQL commenter (``with_comment``) names the owner's span.
+
 Applications run the same few statements over and over, so everything derived from
 the statement text is computed once per (database system, text) and cached; the cost
 of a traced statement is then two dict lookups, one dict copy and the span itself.
@@ -158,8 +164,8 @@ def claim_statement(span):
 def release_statement(token):
     try:
         _statement_owner.reset(token)
-    except ValueError:
-        _statement_owner.set(None)  # a token from another context: that claim is over here too
+    except (ValueError, RuntimeError):  # a token from another context, or already used
+        _statement_owner.set(None)
 
 
 def statement_owner():

@@ -23,10 +23,10 @@ sys.path.insert(0, str(HERE))
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import venvs  # noqa: E402
-from scenarios import api, diagnostics, inprocess, startup, web  # noqa: E402
+from scenarios import api, databases, diagnostics, inprocess, startup, web  # noqa: E402
 from scenarios.common import BgServer, Ctx, sink_counts  # noqa: E402
 
-MODULES = [startup, web, inprocess, api]
+MODULES = [startup, web, inprocess, databases, api]
 GROUPS = {
     "startup": startup.IDS,
     "flask": ["flask-trivial", "flask-realistic"],
@@ -35,10 +35,11 @@ GROUPS = {
     "spans": ["span-cost"],
     "export": ["export-throughput"],
     "calls": ["requests-call", "sql-statement"],
+    "db": databases.IDS,
     "api": api.IDS,
 }
-ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + api.IDS
-APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests"]
+ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + databases.IDS + api.IDS
+APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests", "psycopg", "redis"]
 
 
 @dataclass
@@ -60,13 +61,15 @@ class Settings:
     calls_sql_n: int = 5000
     calls_rounds: int = 5
     calls_warmup: int = 20
+    db_n: int = 3000
+    db_rounds: int = 5
     proc_timeout: float = 300.0
 
 
 SMOKE = Settings(startup_runs=2, startup_warmup=1, flask_trivial_n=20, flask_realistic_n=20,
                  django_n=20, web_rounds=2, web_warmup=3, span_n=1000, span_warmup=10,
                  span_cpu_n=200, span_rounds=2, export_n=2000, export_rounds=2, calls_http_n=20, calls_sql_n=50,
-                 calls_rounds=2, calls_warmup=5, proc_timeout=120.0)
+                 calls_rounds=2, calls_warmup=5, db_n=20, db_rounds=2, proc_timeout=120.0)
 
 
 def log(msg):

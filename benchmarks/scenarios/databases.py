@@ -1,0 +1,99 @@
+"""Scenarios pg-statement and redis-command: µs per traced psycopg statement and redis-py
+command on real local servers (PostgreSQL and Redis started here on 127.0.0.1 with
+throwaway data directories, as the tests start them: tests/support/servers.py).
+"""
+import sys
+from pathlib import Path
+
+from .common import APPS, delivered, delivery, last_json_line, median, rotate, run_measured, scenario_record
+
+IDS = ["pg-statement", "redis-command"]
+COLUMNS = [("us", "µs/call (median)", "%.1f"), ("added_us", "added µs/call", "%+.1f"), ("runs", "runs", "%d")]
+TESTS = Path(__file__).resolve().parents[2] / "tests"
+
+
+def _servers(ctx):
+    sys.path.insert(0, str(TESTS))
+    from support.servers import Postgres, Redis
+
+    pg, rs = Postgres(), Redis()
+    if not pg.available or not rs.available:
+        return None, None, "PostgreSQL or redis-server not installed"
+    pg.start()
+    try:
+        rs.start()
+    except Exception:
+        pg.stop()
+        raise
+    import psycopg
+
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_item (id int PRIMARY KEY, name text, value int)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO bench_item VALUES (%s, %s, %s)",
+                            [(i, "item-%d" % i, i * 7) for i in range(1, 101)])
+    return pg, rs, None
+
+
+def run(ctx, settings, ids):
+    pg_rec = scenario_record("pg-statement", "In-process: one psycopg (3) SELECT by primary key on a "
+                             "local PostgreSQL", "time per statement, median", "µs", columns=COLUMNS)
+    redis_rec = scenario_record("redis-command", "In-process: one redis-py GET on a local Redis",
+                                "time per command, median", "µs", columns=COLUMNS)
+    recs = [r for r in (pg_rec, redis_rec) if r["id"] in ids]
+    rts, why = ctx.able(["psycopg", "redis"])
+    for rec in recs:
+        rec["notes"] += why
+        rec["notes"].append("delivery counts the spans of the whole script (statements and commands)")
+    pg = rs = None
+    problem = None if rts else "; ".join(why)
+    if rts:
+        pg, rs, problem = _servers(ctx)
+    if problem:
+        for rec in recs:
+            rec["skipped"] = problem
+        return recs
+    try:
+        runs, errors = _measure(ctx, settings, rts, pg, rs)
+    finally:
+        pg.stop()
+        rs.stop()
+    base = runs.get(ctx.baseline) if ctx.baseline not in errors else None
+    for rt in rts:
+        rs_ = runs[rt.name]
+        for rec, key in ((pg_rec, "pg_us"), (redis_rec, "redis_us")):
+            if not rs_:
+                rec["results"][rt.name] = {"error": errors.get(rt.name, "no run")}
+                continue
+            fig = {"us": median([x[key] for x in rs_.values()]), "runs": len(rs_)}
+            if base:
+                fig["added_us"] = median([x[key] - base[r][key] for r, x in rs_.items() if r in base])
+            dv = None
+            if rt.name != ctx.baseline:
+                expected = sum(x["pg_statements"] + x["redis_commands"] for x in rs_.values())
+                dv = delivery(expected, sum(x["delivered"] for x in rs_.values()))
+            rec["results"][rt.name] = {"value": fig["us"], "added": fig.get("added_us"), "figures": fig,
+                                       "delivery": dv}
+    return recs
+
+
+def _measure(ctx, settings, rts, pg, rs):
+    n, rounds = settings.db_n, settings.db_rounds
+    ctx.log("databases: %d rounds x (%d statements + %d commands) x %d contenders" % (rounds, n, n, len(rts)))
+    runs = {rt.name: {} for rt in rts}
+    errors = {}
+    for r in range(rounds):
+        for rt in rotate(rts, r):
+            if rt.name in errors:
+                continue
+            service = "bench-db-%s-%d" % (rt.name, r)
+            res = run_measured(rt.cmd("python", str(APPS / "db_work.py"), pg.dsn(), rs.url(0), str(n),
+                                      str(settings.calls_warmup)),
+                               ctx.env_for(rt, service), cwd=ctx.tmp, timeout=settings.proc_timeout)
+            out = last_json_line(res["stdout"])
+            if res["rc"] != 0 or not out:
+                errors[rt.name] = "exit %s: %s" % (res["rc"], res["stderr"].strip()[-600:])
+                continue
+            out["delivered"] = delivered(ctx.sink, service)[0]
+            runs[rt.name][r] = out
+    return runs, errors

@@ -51,19 +51,12 @@ class RedisInstrumentor(Instrumentor):
     # --- wrappers -----------------------------------------------------------------
 
     def _command(self, wrapped, instance, args, kwargs):
-        span = self._guarded_start(instance, args, None)
-        error = None
-        try:
-            return wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            if span is not None:
-                self._finish(span, error)
+        return self._call(self._guarded_start(instance, args, None), wrapped, args, kwargs)
 
     def _pipeline(self, wrapped, instance, args, kwargs):
-        span = self._guarded_start(instance, None, instance)
+        return self._call(self._guarded_start(instance, None, instance), wrapped, args, kwargs)
+
+    def _call(self, span, wrapped, args, kwargs):
         error = None
         try:
             return wrapped(*args, **kwargs)

@@ -109,16 +109,19 @@ class Postgres:
             with open(log) as f:
                 raise RuntimeError("initdb failed:\n" + f.read())
         self.port = free_port()
-        self.proc = subprocess.Popen(
+        with open(os.path.join(self.dir, "server.log"), "wb") as server_log:
+            self.proc = self._spawn(ids, data, server_log)
+        wait_for_port(self.port, timeout=30, proc=self.proc)
+        self._create_database()
+        return self
+
+    def _spawn(self, ids, data, server_log):
+        return subprocess.Popen(
             _as_user(ids, [os.path.join(self.bin, "postgres"), "-D", data, "-p", str(self.port),
                            "-h", "127.0.0.1", "-k", self.dir, "-c", "fsync=off",
                            "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
                            "-c", "max_connections=60", "-c", "shared_buffers=16MB"]),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(os.path.join(self.dir, "server.log"), "wb"))
-        wait_for_port(self.port, timeout=30, proc=self.proc)
-        self._create_database()
-        return self
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=server_log)
 
     def _create_database(self):
         import psycopg
@@ -143,13 +146,6 @@ class Postgres:
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def server_log(self):
-        try:
-            with open(os.path.join(self.dir, "server.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
 
 class Redis:
     def __init__(self):
@@ -168,7 +164,14 @@ class Redis:
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="test-redis-")
         self.port = free_port()
-        self.proc = subprocess.Popen(
+        with open(os.path.join(self.dir, "server.log"), "wb") as server_log:
+            self.proc = self._spawn(ids, data, server_log)
+        wait_for_port(self.port, timeout=30, proc=self.proc)
+        self._create_database()
+        return self
+
+    def _spawn(self, ids, data, server_log):
+        return subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -11,7 +11,7 @@ __all__ = ["summarize_sanitized", "span_name_for", "db_system_name", "truncate"]
 _OPERATIONS = frozenset(
     (
         "SELECT INSERT UPDATE DELETE CREATE DROP ALTER BEGIN COMMIT ROLLBACK "
-        "PRAGMA WITH REPLACE MERGE TRUNCATE CALL EXEC SAVEPOINT RELEASE SHOW SET"
+        "PRAGMA WITH REPLACE MERGE TRUNCATE CALL EXEC SAVEPOINT RELEASE SHOW SET COPY"
     ).split()
 )
 
@@ -34,6 +34,8 @@ _TARGET_PATTERNS = {
     "DROP": r"(?:\s+TEMPORARY)?\s+TABLE(?:\s+IF\s+EXISTS)?\s+" + _NAME,
     "ALTER": r"\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?\s+" + _NAME,
     "TRUNCATE": r"(?:\s+TABLE)?(?:\s+ONLY)?\s+" + _NAME,
+    # PostgreSQL's COPY table [(columns)] FROM/TO; COPY (query) TO has no single table.
+    "COPY": r"\s+" + _NAME,
     # SELECT: the name right after the top-level FROM.
     "SELECT": r"\s+" + _NAME,
 }

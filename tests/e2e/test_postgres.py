@@ -64,7 +64,7 @@ def test_psycopg_statements(traced, postgres):
     table = texts[0].split()[2]
     assert [s.name for s in children] == [
         "CREATE " + table, "INSERT " + table, "INSERT " + table, "SELECT " + table, "SELECT " + table,
-        "postgresql", "postgresql"]
+        "COPY " + table, "COPY"]
     assert texts[1] == "INSERT INTO %s (name, age) VALUES (?, ?)" % table  # literals gone
     many = children[2]
     assert many.attributes["db.operation.batch.size"] == 3
@@ -73,7 +73,7 @@ def test_psycopg_statements(traced, postgres):
     assert texts[4] == "SELECT id FROM %s WHERE age > %%s ORDER BY id" % table  # the named cursor's query
     assert texts[5:] == ["COPY %s (name, age) FROM STDIN" % table, "COPY (SELECT name FROM %s ORDER BY id) TO STDOUT" % table]
     for s in children:
-        assert s.attributes.get("db.operation.name", "postgresql") == s.name.split()[0]
+        assert s.attributes["db.operation.name"] == s.name.split()[0]
     assert "secret" not in json.dumps([s.attributes for s in spans])
 
 
@@ -92,8 +92,7 @@ def test_psycopg_error_is_recorded_scrubbed(traced):
 def test_async_psycopg(traced):
     _, spans, _ = traced
     children = _children(spans, "async")
-    assert [s.attributes["db.operation.name"] if "db.operation.name" in s.attributes else s.name for s in children] \
-        == ["SELECT", "UPDATE", "postgresql", "SELECT"]
+    assert [s.attributes["db.operation.name"] for s in children] == ["SELECT", "UPDATE", "COPY", "SELECT"]
     assert children[1].attributes["db.operation.batch.size"] == 2
     assert children[2].attributes["db.query.text"].startswith("COPY ")
     assert all(s.scope_name == "otel_autoinstrument.psycopg" for s in children)
@@ -110,8 +109,8 @@ def test_psycopg2_statements(traced):
     seen, spans, _ = traced
     children = _children(spans, "psycopg2")
     assert all(s.scope_name == "otel_autoinstrument.psycopg2" for s in children)
-    ops = [s.attributes.get("db.operation.name", s.name) for s in children]
-    assert ops == ["SELECT", "INSERT", "postgresql", "SELECT", "SELECT", "INSERT"]
+    ops = [s.attributes["db.operation.name"] for s in children]
+    assert ops == ["SELECT", "INSERT", "COPY", "SELECT", "SELECT", "INSERT"]
     assert children[1].attributes["db.operation.batch.size"] == 2
     assert children[3].attributes["db.query.text"].endswith("WHERE name = ?")  # RealDictCursor traced too
     failed = children[5]

@@ -202,6 +202,8 @@ SUMMARY_CASES = [
     ("DROP TABLE a, b", "DROP", None),
     ("ALTER TABLE users ADD COLUMN age INT", "ALTER", "users"),
     ("TRUNCATE TABLE users", "TRUNCATE", "users"),
+    ("COPY users (name, age) FROM STDIN", "COPY", "users"),
+    ("COPY (SELECT name FROM users) TO STDOUT", "COPY", None),
     ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH", None),
     ("BEGIN", "BEGIN", None),
     ("commit", "COMMIT", None),

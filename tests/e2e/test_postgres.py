@@ -192,3 +192,34 @@ print(json.dumps(seen))
         assert span_id in span_ids and flags == "01"
     assert "traceparent" not in seen["preparable"]  # psycopg would prepare it by its text
     assert all("traceparent" not in s.attributes["db.query.text"] for s in spans)
+
+
+def test_one_span_per_statement_under_the_django_orm(postgres, receiver, service_name):
+    """Django on PostgreSQL (psycopg 3): the ORM's statements are Django's spans only."""
+    code = '''
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from otel_autoinstrument import get_tracer
+from shop.models import Item
+call_command("migrate", "shop", verbosity=0)
+connection.close()
+with get_tracer("django-script").start_as_current_span("orm"):
+    Item.objects.create(name="param-secret-thing")
+    print(Item.objects.filter(name__startswith="param").count())
+'''
+    env = agent_env(receiver, service_name, APP_PG_DSN=postgres.dsn(), DJANGO_SETTINGS_MODULE="mysite.settings",
+                    PYTHONPATH=str(TESTS_DIR / "apps" / "django_project"))
+    result = run(otel_run(PYTHON, "-c", code), env=env, timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] != "0"
+    spans = receiver.wait_for_spans(service=service_name, predicate=lambda s: any(x.name == "orm" for x in s))
+    children = _children(spans, "orm")
+    orm = [s for s in children if s.attributes.get("db.collection.name") == "shop_item"]
+    assert [s.attributes["db.operation.name"] for s in orm] == ["INSERT", "SELECT"]
+    assert all(s.scope_name == "otel_autoinstrument.django" for s in orm)
+    # The connection's set-up statements (Django runs them on the raw connection) are psycopg's.
+    assert all(s.scope_name == "otel_autoinstrument.psycopg" for s in children if s not in orm)
+    texts = [s.attributes["db.query.text"] for s in children]
+    assert len(texts) == len(set(texts)), texts

@@ -164,14 +164,7 @@ class Redis:
     def start(self):
         self.dir = tempfile.mkdtemp(prefix="test-redis-")
         self.port = free_port()
-        with open(os.path.join(self.dir, "server.log"), "wb") as server_log:
-            self.proc = self._spawn(ids, data, server_log)
-        wait_for_port(self.port, timeout=30, proc=self.proc)
-        self._create_database()
-        return self
-
-    def _spawn(self, ids, data, server_log):
-        return subprocess.Popen(
+        self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -61,6 +61,12 @@ DATABASES = {
     }
 }
 
+# APP_PG_DSN (a libpq key=value string): PostgreSQL instead (tests/e2e/test_postgres.py).
+if os.environ.get("APP_PG_DSN"):
+    _pg = dict(part.split("=", 1) for part in os.environ["APP_PG_DSN"].split())
+    DATABASES["default"] = {"ENGINE": "django.db.backends.postgresql", "NAME": _pg["dbname"], "USER": _pg["user"],
+                            "PASSWORD": _pg["password"], "HOST": _pg["host"], "PORT": _pg["port"]}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"

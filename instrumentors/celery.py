@@ -89,8 +89,10 @@ class CeleryInstrumentor(Instrumentor):
         finally:
             if span is not None:
                 with capture_internal_errors("celery: finishing a producer span"):
-                    _publishing.reset(publishing)
-                    detach(token)
+                    if publishing is not None:
+                        _publishing.reset(publishing)
+                    if token is not None:
+                        detach(token)
                     if error is not None:
                         record_error(span, error)
                     span.end()

@@ -86,8 +86,7 @@ def _traced_connection(instrumentor, base):
                 kwargs = dict(kwargs, cursor_factory=instrumentor.cursor_class(factory))
         return base.cursor(self, *args, **kwargs)
 
-    return type(base.__name__, (base,), {"cursor": cursor, _TRACED: True, "__module__": base.__module__,
-                                         "__doc__": base.__doc__})
+    return type(base.__name__, (base,), dict(_same_names(base), cursor=cursor))
 
 
 def _traced_cursor(statements, base):
@@ -122,10 +121,13 @@ def _traced_cursor(statements, base):
 
         return statements.call(starter(self, commentable=False), run, ("COPY %s TO STDOUT" % (table,),), {})
 
-    namespace = {"execute": execute, "executemany": executemany, "copy_expert": copy_expert,
-                 "copy_from": copy_from, "copy_to": copy_to, _TRACED: True,
-                 "__module__": base.__module__, "__doc__": base.__doc__}
-    return type(base.__name__, (base,), namespace)
+    return type(base.__name__, (base,), dict(_same_names(base), execute=execute, executemany=executemany,
+                                             copy_expert=copy_expert, copy_from=copy_from, copy_to=copy_to))
+
+
+def _same_names(base):
+    """The subclass shows the application's class names (in reprs, tracebacks, logs)."""
+    return {_TRACED: True, "__module__": base.__module__, "__qualname__": base.__qualname__, "__doc__": base.__doc__}
 
 
 def _bound(method, instance):

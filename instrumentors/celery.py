@@ -26,7 +26,7 @@ Prefork workers exit through ``os._exit``; the agent flushes there (``agent.proc
 from contextvars import ContextVar
 
 from otel_autoinstrument.instrumentation import (
-    Instrumentor, SpanKind, attach, capture_internal_errors, detach, get_baggage, is_suppressed, record_error,
+    Instrumentor, SpanKind, attach, capture_internal_errors, detach, is_suppressed, record_error,
     reset_baggage, semconv, set_baggage)
 
 SYSTEM = "celery"
@@ -69,17 +69,16 @@ class CeleryInstrumentor(Instrumentor):
 
     def _send_task(self, wrapped, instance, args, kwargs):
         span = token = publishing = None
-        if not is_suppressed():
-            with capture_internal_errors("celery: starting a producer span"):
-                task_name = str(args[0] if args else kwargs["name"])
-                span = self.tracer.start_span("send " + task_name, SpanKind.PRODUCER, {
-                    semconv.MESSAGING_SYSTEM: SYSTEM,
-                    semconv.MESSAGING_OPERATION_NAME: "send",
-                    semconv.MESSAGING_OPERATION_TYPE: "send",
-                    TASK_NAME: task_name,
-                })
-                token = attach(span)
-                publishing = _publishing.set(span)
+        with capture_internal_errors("celery: starting a producer span"):
+            task_name = str(args[0] if args else kwargs["name"])
+            span = self.tracer.start_span("send " + task_name, SpanKind.PRODUCER, {
+                semconv.MESSAGING_SYSTEM: SYSTEM,
+                semconv.MESSAGING_OPERATION_NAME: "send",
+                semconv.MESSAGING_OPERATION_TYPE: "send",
+                TASK_NAME: task_name,
+            })
+            token = attach(span)
+            publishing = _publishing.set(span)
         error = None
         try:
             return wrapped(*args, **kwargs)

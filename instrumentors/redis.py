@@ -21,8 +21,7 @@ end the span with ``error.type``; redis-py's messages name the address, never th
 password.
 """
 
-from otel_autoinstrument.instrumentation import (
-    Instrumentor, SpanKind, capture_internal_errors, is_suppressed, semconv)
+from otel_autoinstrument.instrumentation import Instrumentor, SpanKind, capture_internal_errors, semconv
 
 SYSTEM = "redis"
 _MAX_SHAPED_ARGUMENTS = 32
@@ -86,8 +85,6 @@ class RedisInstrumentor(Instrumentor):
                 self._finish(span, error)
 
     def _guarded_start(self, client, command, pipeline):
-        if is_suppressed():
-            return None
         with capture_internal_errors("redis: starting a client span"):
             if pipeline is not None:
                 return self._start_pipeline(client, pipeline)

@@ -1,6 +1,7 @@
 # Types of the database helpers (db.py), the stable part of the plugin API; checked
 # against the module by mypy's stubtest (tests/unit/test_types.py).
-from typing import Any, Dict, Optional, Tuple, Union
+from contextvars import Token
+from typing import Any, Dict, Optional, Tuple, TypeVar, Union
 
 from ..config import Settings
 from ..trace.span import NonRecordingSpan, Span
@@ -8,8 +9,10 @@ from ..trace.tracer import Tracer
 
 _AnySpan = Union[Span, NonRecordingSpan]
 
-__all__ = ["DbSpans", "db_system_name", "record_db_error", "sanitize_sql", "scrub_db_error", "span_name_for",
-           "summarize_sql"]
+__all__ = ["DbSpans", "claim_statement", "db_system_name", "record_db_error", "release_statement", "sanitize_sql",
+           "scrub_db_error", "span_name_for", "statement_owner", "summarize_sql", "traceparent_comment", "with_comment"]
+
+_Statement = TypeVar("_Statement")
 
 def db_system_name(dialect_or_vendor: str) -> str: ...
 def sanitize_sql(statement: str, dialect: Optional[str] = None) -> str: ...
@@ -22,8 +25,15 @@ class DbSpans:
     tracer: Tracer
     sanitize: bool
     length_limit: Optional[int]
+    commenter: bool
     def __init__(self, tracer: Tracer, settings: Settings) -> None: ...
     def target(self, system: str, namespace: Optional[str] = None, address: Optional[str] = None,
                port: Any = None) -> Dict[str, Any]: ...
     def start(self, target: Dict[str, Any], statement: Union[str, bytes, Any]) -> _AnySpan: ...
     def finish(self, span: _AnySpan, error: Optional[BaseException] = None) -> None: ...
+
+def claim_statement(span: _AnySpan) -> Token[Optional[_AnySpan]]: ...
+def release_statement(token: Token[Optional[_AnySpan]]) -> None: ...
+def statement_owner() -> Optional[_AnySpan]: ...
+def traceparent_comment(span: _AnySpan) -> str: ...
+def with_comment(statement: _Statement, span: _AnySpan) -> _Statement: ...

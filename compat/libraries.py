@@ -3,7 +3,9 @@
 Adding a library is adding a ``Library(...)`` to ``LIBRARIES``. Each entry says which
 release to test (its sdist provides the tests), what the suite needs installed besides
 the library, which part of the suite to run and with which runner (``runners.RUNNERS``:
-``pytest`` or ``django``). The subsets are chosen to exercise what the agent patches
+``pytest`` or ``django``), and which local servers the suite talks to (``services``:
+started for the library's runs by ``services.py``; ``{redis_url}`` in ``args`` becomes
+the server's URL). The subsets are chosen to exercise what the agent patches
 (WSGI entry points, ``Session.send``, engine events, logging) while each run stays
 within a few minutes on two cores; docs/compatibility.md explains each choice.
 """
@@ -26,6 +28,7 @@ class Library:
     env: Dict[str, str] = field(default_factory=dict)  # extra environment of every run
     timeout: int = 900  # seconds for one run of the subset; the run is killed after it
     test_timeout: int = 120  # seconds for one test (pytest-timeout), pytest runner only
+    services: Tuple[str, ...] = ()  # local servers the suite needs, e.g. ("redis",)
 
     @property
     def key(self):
@@ -105,6 +108,39 @@ LIBRARIES = [
         # The suite's own addopts turn coverage on; coverage is not what is compared.
         args=("-o", "addopts=--assert=plain"),
         why="the whole unit suite: the server every WSGI app of the agent's users runs on",
+    ),
+    Library(
+        name="redis",
+        version="8.2.0",
+        # Its dev_requirements.txt, less linters, coverage and benchmarks (its own
+        # observability tests need the OpenTelemetry SDK: the agent's API bridge serves them).
+        requires=("pytest", "pytest-asyncio>=0.24.0", "pytest-timeout", "ujson>=4.2.0", "numpy", "aiohttp",
+                  "pybreaker>=1.4.0", "xxhash", "opentelemetry-api>=1.30.0", "opentelemetry-sdk>=1.30.0",
+                  "opentelemetry-exporter-otlp-proto-http>=1.30.0"),
+        services=("redis",),
+        # A standalone Redis on 127.0.0.1 (no modules, no cluster, no TLS): commands,
+        # pipelines and transactions, the connection pool, sync and asyncio -- the paths the
+        # agent patches (Redis.execute_command, Pipeline.execute).
+        tests=("tests/test_commands.py", "tests/test_pipeline.py", "tests/test_connection_pool.py",
+               "tests/test_asyncio/test_commands.py", "tests/test_asyncio/test_pipeline.py",
+               "tests/test_asyncio/test_connection_pool.py"),
+        args=("--redis-url={redis_url}", "-m", "not onlycluster and not redismod and not ssl and not replica",
+              "-o", "addopts=", "-o", "log_cli=false"),
+        why="commands, pipelines, transactions and pools, sync and asyncio, on a local Redis",
+    ),
+    Library(
+        name="celery",
+        version="5.7.0",
+        requires=("pytest==9.1.1", "pytest-celery[all]>=1.3.0", "pytest-subtests==0.15.0", "pytest-timeout==2.4.0",
+                  "pytest-click==1.1.0", "pytest-order==1.5.0", "freezegun==1.5.5", "moto==5.2.3", "boto3",
+                  "msgpack", "pyyaml", "pydantic"),
+        # The unit suite's task, canvas, trace and request tests: apply_async/send_task (the
+        # producer patch), the task tracer (the consumer signals) and the worker's request,
+        # on Celery's in-memory broker.
+        tests=("t/unit/tasks", "t/unit/app/test_app.py", "t/unit/app/test_amqp.py", "t/unit/worker/test_request.py",
+               "t/unit/worker/test_strategy.py"),
+        args=("-p", "no:cacheprovider"),
+        why="send_task, canvas, the task tracer and worker requests (the patched paths), in memory",
     ),
     Library(
         name="httpx",

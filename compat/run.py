@@ -14,6 +14,7 @@ testpaths is tests/): it takes tens of minutes and needs PyPI. See docs/compatib
 """
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import time
@@ -22,6 +23,7 @@ from pathlib import Path
 import compare
 import environments
 import report
+import services
 from libraries import LIBRARIES, by_name
 from runners import MODE_NAMES, MODES, PLAIN, RUNNERS, closed_port, run_suite
 
@@ -72,7 +74,9 @@ def check_library(lib, args, modes, accepted):
     plan = [(PLAIN, "plain")] + [(m, m.name) for m in modes] + [
         (PLAIN, "plain#%d" % (i + 2)) for i in range(args.repeat_plain)]
     runs = {}
-    with closed_port() as port:
+    with closed_port() as port, services.started(lib.services) as values:
+        if values:
+            lib = dataclasses.replace(lib, args=tuple(a.format(**values) for a in lib.args))
         for mode, label in plan:
             runs[label] = run_suite(lib, runner, mode, label, bindir, root, runs_dir / label.replace("#", "-"),
                                     port, args.timeout_factor)

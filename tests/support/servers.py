@@ -166,7 +166,8 @@ class Redis:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
+             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes",
+             "--enable-debug-command", "local"],  # redis-py's own suite (compat/) uses DEBUG
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, timeout=20, proc=self.proc)
         return self

@@ -84,7 +84,7 @@ def test_psycopg_error_is_recorded_scrubbed(traced):
     assert failed.attributes["error.type"] == "psycopg.errors.UndefinedColumn"
     assert failed.attributes["db.query.text"].endswith("WHERE name = ? AND nosuchcol = ?")
     (event,) = failed.events
-    assert 'column "nosuchcol" does not exist' in event.attributes["exception.message"]
+    assert "does not exist" in event.attributes["exception.message"]
     # PostgreSQL quotes the statement in its message: the literal must not be exported.
     assert "literal-secret-zed" not in json.dumps([failed.attributes, event.attributes, failed.status_message])
 

@@ -254,3 +254,26 @@ def delivery(expected_spans, got_spans, expected_logs=0, got_logs=0):
             "dropped_spans": max(0, expected_spans - got_spans),
             "expected_logs": expected_logs, "logs": got_logs,
             "dropped_logs": max(0, expected_logs - got_logs)}
+
+
+def per_call_results(ctx, rts, runs, errors, records, count_keys):
+    """Fill each record's results from interleaved rounds of one script that times several
+    kinds of call: ``records`` is [(record, "<key>_us")], ``runs`` {contender: {round:
+    the script's JSON}}; ``count_keys`` name the script's counts of calls made (the spans
+    an agent must deliver). The added cost is paired with the baseline's same round."""
+    base = runs.get(ctx.baseline) if ctx.baseline not in errors else None
+    for rt in rts:
+        rs = runs[rt.name]
+        for rec, key in records:
+            if not rs:
+                rec["results"][rt.name] = {"error": errors.get(rt.name, "no run")}
+                continue
+            fig = {"us": median([x[key] for x in rs.values()]), "runs": len(rs)}
+            if base:
+                fig["added_us"] = median([x[key] - base[r][key] for r, x in rs.items() if r in base])
+            dv = None
+            if rt.name != ctx.baseline:
+                expected = sum(sum(x[k] for k in count_keys) for x in rs.values())
+                dv = delivery(expected, sum(x["delivered"] for x in rs.values()))
+            rec["results"][rt.name] = {"value": fig["us"], "added": fig.get("added_us"),
+                                       "figures": fig, "delivery": dv}

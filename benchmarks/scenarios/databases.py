@@ -5,7 +5,7 @@ throwaway data directories, as the tests start them: tests/support/servers.py).
 import sys
 from pathlib import Path
 
-from .common import APPS, delivered, delivery, last_json_line, median, rotate, run_measured, scenario_record
+from .common import APPS, delivered, last_json_line, per_call_results, rotate, run_measured, scenario_record
 
 IDS = ["pg-statement", "redis-command"]
 COLUMNS = [("us", "µs/call (median)", "%.1f"), ("added_us", "added µs/call", "%+.1f"), ("runs", "runs", "%d")]
@@ -58,22 +58,8 @@ def run(ctx, settings, ids):
     finally:
         pg.stop()
         rs.stop()
-    base = runs.get(ctx.baseline) if ctx.baseline not in errors else None
-    for rt in rts:
-        rs_ = runs[rt.name]
-        for rec, key in ((pg_rec, "pg_us"), (redis_rec, "redis_us")):
-            if not rs_:
-                rec["results"][rt.name] = {"error": errors.get(rt.name, "no run")}
-                continue
-            fig = {"us": median([x[key] for x in rs_.values()]), "runs": len(rs_)}
-            if base:
-                fig["added_us"] = median([x[key] - base[r][key] for r, x in rs_.items() if r in base])
-            dv = None
-            if rt.name != ctx.baseline:
-                expected = sum(x["pg_statements"] + x["redis_commands"] for x in rs_.values())
-                dv = delivery(expected, sum(x["delivered"] for x in rs_.values()))
-            rec["results"][rt.name] = {"value": fig["us"], "added": fig.get("added_us"), "figures": fig,
-                                       "delivery": dv}
+    per_call_results(ctx, rts, runs, errors, ((pg_rec, "pg_us"), (redis_rec, "redis_us")),
+                     ("pg_statements", "redis_commands"))
     return recs
 
 

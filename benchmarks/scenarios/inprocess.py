@@ -3,7 +3,7 @@
   export-throughput  spans/s delivered to the sink when produced flat out; dropped
   requests-call / sql-statement   µs per traced `requests` call / SQLAlchemy statement
 """
-from .common import (APPS, delivered, delivery, last_json_line, median, rotate,
+from .common import (APPS, delivered, delivery, last_json_line, median, per_call_results, rotate,
                      run_measured, scenario_record)
 
 IDS = ["span-cost", "export-throughput", "requests-call", "sql-statement"]
@@ -125,22 +125,8 @@ def _calls(ctx, settings, ids):
                 continue
             out["delivered"] = delivered(ctx.sink, service)[0]
             runs[rt.name][r] = out
-    base = runs.get(ctx.baseline) if ctx.baseline not in errors else None
-    for rt in rts:
-        rs = runs[rt.name]
-        for rec, key in ((http, "http_us"), (sql, "sql_us")):
-            if not rs:
-                rec["results"][rt.name] = {"error": errors.get(rt.name, "no run")}
-                continue
-            fig = {"us": median([x[key] for x in rs.values()]), "runs": len(rs)}
-            if base:
-                fig["added_us"] = median([x[key] - base[r][key] for r, x in rs.items() if r in base])
-            dv = None
-            if rt.name != ctx.baseline:
-                expected = sum(x["http_calls"] + x["sql_statements"] for x in rs.values())
-                dv = delivery(expected, sum(x["delivered"] for x in rs.values()))
-            rec["results"][rt.name] = {"value": fig["us"], "added": fig.get("added_us"),
-                                       "figures": fig, "delivery": dv}
+    per_call_results(ctx, rts, runs, errors, ((http, "http_us"), (sql, "sql_us")),
+                     ("http_calls", "sql_statements"))
     return recs
 
 

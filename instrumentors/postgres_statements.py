@@ -96,7 +96,9 @@ def _replaced(start, args, kwargs):
         if statement is not args[0]:
             args = (statement,) + tuple(args[1:])
         return span, args, kwargs
-    key = next(k for k in ("query", "statement", "sql") if k in kwargs)
+    key = next((k for k in ("query", "statement", "sql") if k in kwargs), None)
+    if key is None:
+        return None, args, kwargs  # no statement: the driver raises its own TypeError
     span, statement = start(kwargs[key])
     if statement is not kwargs[key]:
         kwargs = dict(kwargs)

@@ -5,6 +5,8 @@ agent (and no instrumentor) reads ``os.environ``. Each variable is one row of
 ``VARIABLES``: its name, the parser for its kind of value, its default and one line of
 documentation (the README's table is checked against these rows by a test). A bad
 value logs one warning naming the variable and the value, and the default is used.
+Every duration and size has a range (part of its documentation): a number outside it
+logs one warning naming the variable, and the nearest end of the range is used.
 
 Defaults are the OpenTelemetry specification's. Durations are milliseconds, as the
 specification says (the official Python exporter reads OTEL_EXPORTER_OTLP_TIMEOUT as
@@ -179,10 +181,25 @@ def parse_redaction(text):
 # --- the variables -------------------------------------------------------------------
 
 class Var:
-    __slots__ = ("name", "parse", "default", "doc", "secret")
+    __slots__ = ("name", "parse", "default", "doc", "secret", "bounds")
 
-    def __init__(self, name, parse, default, doc, secret=False):
+    def __init__(self, name, parse, default, doc, secret=False, bounds=None):
         self.name, self.parse, self.default, self.doc, self.secret = name, parse, default, doc, secret
+        self.bounds = bounds  # (lowest, highest) for a duration or size
+        if bounds is not None:
+            self.doc = "%s (%s to %s)" % (doc, "{:,}".format(bounds[0]), "{:,}".format(bounds[1]))
+
+
+# Ranges: a duration past an hour (or 10 minutes for a timeout) is a typing error, and
+# far past it overflows the thread primitives; a delay of 0 would busy-loop a core.
+DELAY_MS = (10, 3600000)
+TIMEOUT_MS = (10, 600000)
+EXIT_MS = (0, 600000)
+QUEUE_ITEMS = (1, 1048576)
+BATCH_ITEMS = (1, 65536)
+COUNT_LIMIT = (0, 65536)
+LENGTH_LIMIT = (0, 4194304)  # an item above 4 MiB is never exported anyway
+DEFAULT_QUEUE_SIZE = 262144  # the specification says 2048: see docs/reliability.md
 
 
 def _exporter_vars():
@@ -200,7 +217,8 @@ def _exporter_vars():
                 "headers sent with each export %s, key=value comma-separated, "
                 "values percent-decoded" % which, secret=True),
             Var(prefix + "TIMEOUT", parse_millis, None if signal else 10000,
-                "timeout of one export %s, in milliseconds" % which),
+                "timeout of one export request %s (connect, send and answer), ms" % which,
+                bounds=TIMEOUT_MS),
             Var(prefix + "COMPRESSION", choice(*COMPRESSIONS), None if signal else "none",
                 "gzip or none %s" % which),
             Var(prefix + "CERTIFICATE", parse_str, None if signal else "",
@@ -232,31 +250,39 @@ VARIABLES = [
         "sampler: always_on, always_off, traceidratio, parentbased_*"),
     Var("OTEL_TRACES_SAMPLER_ARG", parse_ratio, 1.0, "sampling ratio for the traceidratio samplers"),
 ] + _exporter_vars() + [
-    Var("OTEL_BSP_SCHEDULE_DELAY", parse_millis, 5000, "delay between two span exports, ms"),
-    Var("OTEL_BSP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one span export, ms"),
-    Var("OTEL_BSP_MAX_QUEUE_SIZE", parse_int, 2048, "spans waiting for export; more are dropped"),
-    Var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "spans per export request"),
-    Var("OTEL_BLRP_SCHEDULE_DELAY", parse_millis, 1000, "delay between two log exports, ms"),
-    Var("OTEL_BLRP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one log export, ms"),
-    Var("OTEL_BLRP_MAX_QUEUE_SIZE", parse_int, 2048, "log records waiting for export"),
-    Var("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "log records per export request"),
-    Var("OTEL_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span, event, link or log record"),
+    Var("OTEL_BSP_SCHEDULE_DELAY", parse_millis, 5000, "delay between two span exports, ms",
+        bounds=DELAY_MS),
+    Var("OTEL_BSP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one span export, retries included, ms",
+        bounds=TIMEOUT_MS),
+    Var("OTEL_BSP_MAX_QUEUE_SIZE", parse_int, DEFAULT_QUEUE_SIZE,
+        "spans waiting for export, and at most 32 MiB of them (estimated encoded size); more are "
+        "dropped. The specification's default is 2048: see docs/reliability.md", bounds=QUEUE_ITEMS),
+    Var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "spans per export request", bounds=BATCH_ITEMS),
+    Var("OTEL_BLRP_SCHEDULE_DELAY", parse_millis, 1000, "delay between two log exports, ms", bounds=DELAY_MS),
+    Var("OTEL_BLRP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one log export, retries included, ms",
+        bounds=TIMEOUT_MS),
+    Var("OTEL_BLRP_MAX_QUEUE_SIZE", parse_int, DEFAULT_QUEUE_SIZE,
+        "log records waiting for export, and at most 32 MiB of them (as for spans)", bounds=QUEUE_ITEMS),
+    Var("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", parse_int, 512, "log records per export request", bounds=BATCH_ITEMS),
+    Var("OTEL_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span, event, link or log record",
+        bounds=COUNT_LIMIT),
     Var("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
-        "longest string attribute value (unset: no limit)"),
-    Var("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per span"),
+        "longest string attribute value (unset: no limit)", bounds=LENGTH_LIMIT),
+    Var("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per span", bounds=COUNT_LIMIT),
     Var("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
-        "longest string span attribute value"),
-    Var("OTEL_SPAN_EVENT_COUNT_LIMIT", parse_int, 128, "events per span"),
-    Var("OTEL_SPAN_LINK_COUNT_LIMIT", parse_int, 128, "links per span"),
-    Var("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span event"),
-    Var("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span link"),
-    Var("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per log record"),
+        "longest string span attribute value", bounds=LENGTH_LIMIT),
+    Var("OTEL_SPAN_EVENT_COUNT_LIMIT", parse_int, 128, "events per span", bounds=COUNT_LIMIT),
+    Var("OTEL_SPAN_LINK_COUNT_LIMIT", parse_int, 128, "links per span", bounds=COUNT_LIMIT),
+    Var("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span event", bounds=COUNT_LIMIT),
+    Var("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", parse_int, 128, "attributes per span link", bounds=COUNT_LIMIT),
+    Var("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", parse_int, None, "attributes per log record",
+        bounds=COUNT_LIMIT),
     Var("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", parse_optional_int, None,
-        "longest string log attribute value"),
+        "longest string log attribute value", bounds=LENGTH_LIMIT),
     Var("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", parse_lower_list, [],
         "instrumentors not to load, by name, comma-separated (* for all)"),
     Var("OTEL_PYTHON_EXIT_TIMEOUT", parse_millis, 3000,
-        "the longest the agent may hold the process at exit to flush, ms"),
+        "the longest the agent may hold the process at exit to flush, ms", bounds=EXIT_MS),
     Var("OTEL_PYTHON_EXCLUDED_URLS", parse_list, [],
         "regexes of URLs that are never traced, for every HTTP instrumentation"),
     Var("OTEL_PYTHON_FLASK_EXCLUDED_URLS", parse_list, [], "regexes of URLs Flask does not trace"),
@@ -461,11 +487,25 @@ def load(environ=None, command_line=None):
                 shown = "***" if var.secret else text
                 _warn(settings, "%s=%r is invalid (%s); using the default %r" % (
                     var.name, shown, exc, var.default))
+            else:
+                value = _in_range(settings, var, value)
         setattr(settings, attr, value)
         settings.sources[var.name] = source
     _resolve_dependent(settings)
     settings._exporters = {signal: _build_exporter(settings, signal) for signal in SIGNALS}
     return settings
+
+
+def _in_range(settings, var, value):
+    """``value`` if it is within the variable's range; else the nearest end, with a warning."""
+    if var.bounds is None or value is None:
+        return value
+    lowest, highest = var.bounds
+    if lowest <= value <= highest:
+        return value
+    nearest = lowest if value < lowest else highest
+    _warn(settings, "%s=%d is out of range (%d to %d); using %d" % (var.name, value, lowest, highest, nearest))
+    return nearest
 
 
 def _resolve_dependent(settings):
@@ -481,11 +521,7 @@ def _resolve_dependent(settings):
     for prefix in ("bsp", "blrp"):
         queue = getattr(settings, prefix + "_max_queue_size")
         batch = getattr(settings, prefix + "_max_export_batch_size")
-        if queue < 1:
-            _warn(settings, "OTEL_%s_MAX_QUEUE_SIZE must be at least 1; using 2048" % prefix.upper())
-            setattr(settings, prefix + "_max_queue_size", 2048)
-            queue = 2048
-        if batch < 1 or batch > queue:
+        if batch > queue:
             if settings.sources["OTEL_%s_MAX_EXPORT_BATCH_SIZE" % prefix.upper()] != "default":
                 _warn(settings, "OTEL_%s_MAX_EXPORT_BATCH_SIZE=%d must be between 1 and the queue "
                       "size (%d); using %d" % (prefix.upper(), batch, queue, min(512, queue)))

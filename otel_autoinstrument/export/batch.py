@@ -1,18 +1,18 @@
-"""The batching processor: a bounded queue on the caller's side, export on a thread.
+"""The batching processor: a queue bounded by count and bytes on the caller's side,
+export on a thread.
 
 ``on_end`` runs on the application's thread for every ended span or log record: it
-counts the item, estimates its size and appends it to a deque. It never blocks and
-never raises; when the queue is full the item is dropped and counted. One daemon
-thread per processor and process wakes every schedule delay (or as soon as a full
-batch waits), takes batches off the queue and hands them to the exporter with a
-deadline.
+counts the item, estimates its encoded size (``sizes``) and appends it to a deque. It
+never blocks (one short lock keeps the byte count exact) and never raises; when the
+queue is full the item is dropped and counted. One daemon thread per processor and
+process starts with the first item, prepares the exporter at once (imports, TLS
+settings), then wakes every schedule delay or as soon as a full batch waits, takes
+batches off the queue and hands them to the exporter with a deadline.
 
-Bounds: the queue holds at most ``max_queue_size`` items, and items estimated above
-``LARGE_ITEM_BYTES`` (huge attributes or log bodies) also share a budget of
-``max_queue_bytes``; an item above ``max_item_bytes`` is never queued ("too large").
-A request carries at most ``max_batch_size`` items and about ``MAX_BATCH_BYTES``.
-The estimate is the total length of the string (and bytes, and array) values: a few
-C-level calls, no encoding. Only large items touch a lock.
+Bounds: the queue holds at most ``max_queue_size`` items and ``max_queue_bytes``
+(estimated) bytes; an item above ``max_item_bytes`` is never queued ("too large"). A
+batch carries at most ``max_batch_size`` items and about ``MAX_BATCH_BYTES``; the
+exporter cuts request bodies by their real size.
 
 Accounting: every item handed to ``on_end`` is counted in ``created`` and is, in the
 end, either exported or counted in ``dropped`` under a reason; ``stats()`` shows all,
@@ -37,38 +37,19 @@ import itertools
 import os
 import time
 from collections import deque
-from operator import length_hint
 
 from .. import _log
 from ..trace.context import suppress
 from . import outcome as reasons
 from . import prefork
 from .outcome import Outcome
+from .sizes import estimate_log, estimate_span  # noqa: F401  (part of this module's interface)
 
-LARGE_ITEM_BYTES = 16 * 1024
+DEFAULT_MAX_QUEUE_SIZE = 262144  # the specification says 2048: see docs/reliability.md
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
 MAX_ITEM_BYTES = 4 * 1024 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-_BASE_BYTES = 200  # ids, times, kind, status: what every item carries besides its values
-
-
-def estimate_span(span, _sum=sum, _map=map, _len=length_hint):
-    """Approximate encoded size of a span: its string values dominate."""
-    size = _BASE_BYTES + _sum(_map(_len, span.attributes.values()))
-    events = span.events
-    if events:
-        for event in events:
-            size += 32 + _sum(_map(_len, event.attributes.values()))
-    return size
-
-
-def estimate_log(record, _sum=sum, _map=map, _len=length_hint):
-    """Approximate encoded size of a log record: body and attribute values."""
-    size = _BASE_BYTES + _len(record.body)
-    attributes = record.attributes
-    if attributes:
-        size += _sum(_map(_len, attributes.values()))
-    return size
+_UNKNOWN_SIZE = 1024  # an item whose size could not be estimated (a __len__ that raises)
 
 
 def _count_value(counter):
@@ -77,7 +58,7 @@ def _count_value(counter):
 
 
 class BatchProcessor:
-    def __init__(self, exporter, signal, max_queue_size=2048, max_batch_size=512,
+    def __init__(self, exporter, signal, max_queue_size=DEFAULT_MAX_QUEUE_SIZE, max_batch_size=512,
                  schedule_delay_ms=5000, export_timeout_ms=30000, max_queue_bytes=MAX_QUEUE_BYTES,
                  max_item_bytes=MAX_ITEM_BYTES):
         self.exporter = exporter
@@ -107,7 +88,7 @@ class BatchProcessor:
         self._shutdown_deadline = None
         self._flush_waiters = []
         self._inherited = ()
-        self._large_bytes = 0
+        self._bytes = 0  # estimated size of what is queued (written under the lock)
         self._in_flight = 0
         self._error_logged = False
         # Bumped on the application's threads: atomic counters, no lock.
@@ -137,13 +118,9 @@ class BatchProcessor:
         incarnation exports it, every other process forgets it."""
         inherited, self._inherited = self._inherited, ()
         if inherited and prefork.inherits_master_queue():
-            queue = self._queue
-            for item in inherited:
+            for item, size in inherited:
                 next(self._created)
-                if len(queue) >= self.max_queue_size:
-                    next(self._full)
-                else:
-                    queue.append(item)
+                self._enqueue(item, size)
 
     # --- the caller's side ----------------------------------------------------
 
@@ -155,33 +132,37 @@ class BatchProcessor:
         if self._stopping:
             next(self._late)
             return
-        queue = self._queue
-        if len(queue) >= self.max_queue_size:
+        if len(self._queue) >= self.max_queue_size:
             next(self._full)
             return
         try:
             size = self._estimate(item)
         except Exception:
-            size = 0  # an odd value (a __len__ that raises): the count bound still holds
-        if size >= LARGE_ITEM_BYTES and not self._admit_large(size):
+            size = _UNKNOWN_SIZE  # an odd value: still counted against the byte bound
+        if size > self.max_item_bytes:
+            next(self._too_large)
             return
-        queue.append(item)
+        if not self._enqueue(item, size):
+            return
         if self._thread is None:
             self._start()
-        elif len(queue) >= self.max_batch_size and not self._notified:
+        elif len(self._queue) >= self.max_batch_size and not self._notified:
             self._notified = True
             self._wake.set()
 
-    def _admit_large(self, size):
-        if size > self.max_item_bytes:
-            next(self._too_large)
-            return False
+    def _enqueue(self, item, size):
+        queue = self._queue
         with self._lock:
-            if self._large_bytes + size > self.max_queue_bytes:
-                next(self._full)
-                return False
-            self._large_bytes += size
-        return True
+            total = self._bytes + size
+            if total > self.max_queue_bytes or len(queue) >= self.max_queue_size:
+                full = True
+            else:
+                full = False
+                self._bytes = total
+                queue.append((item, size))
+        if full:
+            next(self._full)
+        return not full
 
     def _start(self):
         if self._inherited:
@@ -208,6 +189,12 @@ class BatchProcessor:
     def _run(self):
         suppress()  # the agent's own HTTP traffic is never instrumented
         _block_process_signals()
+        prepare = getattr(self.exporter, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()  # ready before the first batch is due (a burst fills the queue fast)
+            except Exception:
+                _log.internal_error("preparing the %s exporter" % self.signal)
         wake = self._wake
         while True:
             timed_out = not wake.wait(self.delay_s)
@@ -242,25 +229,21 @@ class BatchProcessor:
     def _take_batch(self):
         """Up to a batch (by count and by bytes) off the queue, marked in flight."""
         queue = self._queue
-        estimate = self._estimate
         batch = []
+        append = batch.append
         size = 0
+        limit = self.max_batch_size
         with self._lock:
             if self._abandoned:
                 return batch
-            while len(batch) < self.max_batch_size and size < MAX_BATCH_BYTES:
+            while len(batch) < limit and size < MAX_BATCH_BYTES:
                 try:
-                    item = queue.popleft()
+                    item, item_size = queue.popleft()
                 except IndexError:
                     break
-                try:
-                    item_size = estimate(item)
-                except Exception:
-                    item_size = 0
-                if item_size >= LARGE_ITEM_BYTES:
-                    self._large_bytes = max(0, self._large_bytes - item_size)
                 size += item_size
-                batch.append(item)
+                append(item)
+            self._bytes = max(0, self._bytes - size)
             self._in_flight = len(batch)
         return batch
 
@@ -297,6 +280,11 @@ class BatchProcessor:
             self.exported += exported
             if dropped:
                 self._add_dropped(result.reason or reasons.EXPORT_FAILED, dropped)
+            for reason, extra in (result.also or {}).items():
+                extra = min(max(0, extra), count - exported - dropped)
+                if extra:
+                    self._add_dropped(reason, extra)
+                    dropped += extra
             if count - exported - dropped:
                 self._add_dropped(reasons.EXPORT_FAILED, count - exported - dropped)
 
@@ -363,7 +351,7 @@ class BatchProcessor:
                 left += 1
             if left:
                 self._add_dropped(reasons.SHUTDOWN, left)
-            self._large_bytes = 0
+            self._bytes = 0
         try:
             self.exporter.shutdown()
         except Exception:

@@ -13,12 +13,18 @@ long it took (a waterfall). Colours are used only when the stream is a terminal.
 Spans of one trace can arrive in different batches, so they are held until the
 trace's local root (a span with no parent in this process) has ended, then printed
 as one block; what is still held at shutdown is printed as it is.
+
+Text from the application is printed safely: lone surrogates become U+FFFD, characters
+the stream cannot encode become ``?``; a trace or record that cannot be formatted at all
+(a value whose ``str()`` raises) is left out alone and counted as "could not be encoded".
 """
 
 import sys
 import time
 
 from ..trace.span import SpanKind, StatusCode
+from . import outcome as reasons
+from .encoding import safe_text
 from .outcome import Outcome
 
 BAR_WIDTH = 30
@@ -159,6 +165,17 @@ def format_trace(spans, colour=False, bar_char="#"):
     return lines
 
 
+def _write(stream, text):
+    """Write text from the application: lone surrogates replaced, and what the stream's
+    encoding cannot carry written as ``?``."""
+    text = safe_text(text)
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "replace").decode(encoding, "replace"))
+
+
 class ConsoleSpanExporter:
     def __init__(self, stream=None):
         self.stream = stream
@@ -170,16 +187,25 @@ class ConsoleSpanExporter:
             self._pending.setdefault(span.context.trace_id, []).append(span)
             if span.parent is None or span.parent.is_remote:
                 finished.append(span.context.trace_id)
+        failed = set()
         for trace_id in finished:
-            self._print(self._pending.pop(trace_id, []))
-        return Outcome(len(spans))
+            if not self._print(self._pending.pop(trace_id, [])):
+                failed.add(trace_id)
+        lost = sum(1 for span in spans if span.context.trace_id in failed)
+        return Outcome(len(spans) - lost, lost, reasons.UNENCODABLE)
 
     def _print(self, spans):
-        if spans:
-            stream = self.stream or sys.stdout
+        """Print one trace; False if it could not be formatted."""
+        if not spans:
+            return True
+        stream = self.stream or sys.stdout
+        try:
             lines = format_trace(spans, colour=_is_terminal(stream), bar_char=_bar_char(stream))
-            stream.write("\n".join(lines) + "\n")
-            stream.flush()
+        except Exception:
+            return False
+        _write(stream, "\n".join(lines) + "\n")
+        stream.flush()
+        return True
 
     def after_fork(self):
         self._pending = {}
@@ -212,9 +238,16 @@ class ConsoleLogExporter:
     def export(self, records, deadline):
         stream = self.stream or sys.stdout
         colour = _is_terminal(stream)
-        stream.write("".join(format_log(r, colour) + "\n" for r in records))
+        lines = []
+        for record in records:
+            try:
+                lines.append(format_log(record, colour) + "\n")
+            except Exception:
+                pass  # this record alone is left out, and counted
+        _write(stream, "".join(lines))
         stream.flush()
-        return Outcome(len(records))
+        lost = len(records) - len(lines)
+        return Outcome(len(lines), lost, reasons.UNENCODABLE)
 
     def after_fork(self):
         pass

@@ -1,66 +1,58 @@
 """OTLP/JSON encoding (the protobuf JSON mapping with OTLP's exceptions): trace and
 span ids as hex strings, enums as integers, lowerCamelCase keys, 64-bit integers as
-decimal strings. Pure functions, run in the export thread."""
+decimal strings. Run in the export thread.
+
+Each item is serialized on its own (so one that cannot be encoded is dropped alone, and
+request bodies are cut by their real size) and the request document is assembled
+around the items' bytes; text is UTF-8, lone surrogates replaced (see ``encoding``).
+"""
 
 import json
-from collections import defaultdict
+
+from .encoding import MAX_DEPTH, MAX_REQUEST_BYTES, Encoded, TooDeep, by_scope, chunks, encode_items, safe_utf8
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_NON_FINITE = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
 
 
-def any_value(value):
+def any_value(value, depth=0):
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, str):
-        return {"stringValue": value}
+        return {"stringValue": str.__str__(value)}
     if isinstance(value, int):
         if -(1 << 63) <= value < (1 << 63):
-            return {"intValue": str(value)}
-        return {"stringValue": str(value)}
+            return {"intValue": str(int(value))}
+        return {"stringValue": str(int(value))}
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return {"doubleValue": str(value).replace("inf", "Infinity").replace("nan", "NaN")}
-        return {"doubleValue": value}
+        if value != value:
+            return {"doubleValue": "NaN"}
+        if value in _NON_FINITE:
+            return {"doubleValue": _NON_FINITE[value]}
+        return {"doubleValue": float(value)}
     if isinstance(value, bytes):
         import base64
 
         return {"bytesValue": base64.b64encode(value).decode("ascii")}
     if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [any_value(v) for v in value if v is not None]}}
+        if depth >= MAX_DEPTH:
+            raise TooDeep()
+        return {"arrayValue": {"values": [any_value(v, depth + 1) for v in value if v is not None]}}
     if isinstance(value, dict):
-        return {"kvlistValue": {"values": key_values(value)}}
+        if depth >= MAX_DEPTH:
+            raise TooDeep()
+        return {"kvlistValue": {"values": key_values(value, depth + 1)}}
     if value is None:
         return {}
     return {"stringValue": str(value)}
 
 
-def key_values(attributes):
-    return [{"key": str(k), "value": any_value(v)} for k, v in attributes.items()]
+def key_values(attributes, depth=0):
+    return [{"key": str(k), "value": any_value(v, depth)} for k, v in attributes.items()]
 
 
 def _scope(scope):
-    if scope is None:
-        return {}
-    out = {"name": scope.name, "version": scope.version}
-    if scope.attributes:
-        out["attributes"] = key_values(scope.attributes)
-    return out
-
-
-def _scoped(scope, key, items):
-    """One ScopeSpans / ScopeLogs entry."""
-    out = {"scope": _scope(scope), key: items}
-    if scope is not None and scope.schema_url:
-        out["schemaUrl"] = scope.schema_url
-    return out
-
-
-def _by_scope(items):
-    groups = defaultdict(list)
-    scopes = {}
-    for item in items:
-        key = item.scope.key if item.scope is not None else None
-        groups[key].append(item)
-        scopes[key] = item.scope
-    return [(scopes[key], group) for key, group in groups.items()]
+    return {"name": str(scope.name), "version": str(scope.version)} if scope is not None else {}
 
 
 def _span(span):
@@ -68,44 +60,33 @@ def _span(span):
     out = {
         "traceId": "%032x" % ctx.trace_id,
         "spanId": "%016x" % ctx.span_id,
-        "name": span.name,
+        "name": str(span.name),
         "kind": span.kind,
         "startTimeUnixNano": str(span.start_ns),
         "endTimeUnixNano": str(span.end_ns),
         "attributes": key_values(span.attributes),
         "flags": 0x100 | (0x200 if span.parent is not None and span.parent.is_remote else 0) | (ctx.trace_flags & 0xFF),
-        "status": {"code": span.status_code, "message": span.status_message} if span.status_code else {},
+        "status": {"code": span.status_code, "message": str(span.status_message)} if span.status_code else {},
     }
     if ctx.trace_state:
-        out["traceState"] = ctx.trace_state
+        out["traceState"] = str(ctx.trace_state)
     if span.parent is not None:
         out["parentSpanId"] = "%016x" % span.parent.span_id
     if span.dropped_attributes:
         out["droppedAttributesCount"] = span.dropped_attributes
     if span.events:
-        out["events"] = [{"timeUnixNano": str(e.time_ns), "name": e.name,
+        out["events"] = [{"timeUnixNano": str(e.time_ns), "name": str(e.name),
                           "attributes": key_values(e.attributes),
                           "droppedAttributesCount": e.dropped_attributes} for e in span.events]
     if span.dropped_events:
         out["droppedEventsCount"] = span.dropped_events
     if span.links:
         out["links"] = [{"traceId": "%032x" % l.context.trace_id, "spanId": "%016x" % l.context.span_id,
-                         "traceState": l.context.trace_state, "attributes": key_values(l.attributes),
+                         "traceState": str(l.context.trace_state), "attributes": key_values(l.attributes),
                          "droppedAttributesCount": l.dropped_attributes} for l in span.links]
     if span.dropped_links:
         out["droppedLinksCount"] = span.dropped_links
     return out
-
-
-def to_dict_spans(resource, spans):
-    return {"resourceSpans": [{
-        "resource": {"attributes": key_values(resource.attributes)},
-        "scopeSpans": [_scoped(scope, "spans", [_span(s) for s in group]) for scope, group in _by_scope(spans)],
-    }]}
-
-
-def encode_spans(resource, spans):
-    return json.dumps(to_dict_spans(resource, spans), separators=(",", ":")).encode("utf-8")
 
 
 def _log(record):
@@ -113,7 +94,7 @@ def _log(record):
         "timeUnixNano": str(record.time_ns),
         "observedTimeUnixNano": str(record.observed_ns),
         "severityNumber": record.severity_number,
-        "severityText": record.severity_text,
+        "severityText": str(record.severity_text),
         "body": any_value(record.body),
         "attributes": key_values(record.attributes),
         "flags": record.trace_flags & 0xFF,
@@ -123,18 +104,40 @@ def _log(record):
         out["spanId"] = "%016x" % record.span_id
     if record.dropped_attributes:
         out["droppedAttributesCount"] = record.dropped_attributes
+    if record.event_name:
+        out["eventName"] = str(record.event_name)
     return out
 
 
-def to_dict_logs(resource, records):
-    return {"resourceLogs": [{
-        "resource": {"attributes": key_values(resource.attributes)},
-        "scopeLogs": [_scoped(scope, "logRecords", [_log(r) for r in group]) for scope, group in _by_scope(records)],
-    }]}
+_SIGNALS = {"traces": (_span, b'{"resourceSpans":[{"resource":', b',"scopeSpans":[', b',"spans":['),
+            "logs": (_log, b'{"resourceLogs":[{"resource":', b',"scopeLogs":[', b',"logRecords":[')}
+
+
+def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
+    """``Encoded``: the request bodies for ``items`` (spans or log records)."""
+    make, head, scopes_key, items_key = _SIGNALS[signal]
+    out = Encoded()
+    resource_json = safe_utf8(_dumps({"attributes": key_values(resource.attributes) if resource else []}))
+    groups = []
+    for scope, group in by_scope(items):
+        scope_json = b'{"scope":' + safe_utf8(_dumps(_scope(scope))) + items_key
+        encoded = encode_items(group, lambda item: _dumps(make(item)).encode(),
+                               lambda item: safe_utf8(_dumps(make(item))), out)
+        groups.append((scope_json, len(scope_json) + 8, encoded))
+    for request in chunks(groups, limit - len(resource_json) - 64, out):
+        body = b",".join(scope_json + b",".join(encoded) + b"]}" for scope_json, encoded in request)
+        out.bodies.append((head + resource_json + scopes_key + body + b"]}]}",
+                           sum(len(encoded) for _, encoded in request)))
+    return out
+
+
+def encode_spans(resource, spans):
+    """One request body for ``spans`` (tests and tools; the exporter uses ``encode``)."""
+    return b"".join(body for body, _ in encode("traces", resource, spans, 1 << 62).bodies)
 
 
 def encode_logs(resource, records):
-    return json.dumps(to_dict_logs(resource, records), separators=(",", ":")).encode("utf-8")
+    return b"".join(body for body, _ in encode("logs", resource, records, 1 << 62).bodies)
 
 
 def rejected(signal, body):

@@ -1,168 +1,359 @@
-"""OTLP protobuf encoding: spans and log records in, serialized request bytes out.
+"""OTLP protobuf, written by hand: spans and log records in, request bodies out.
 
-Pure functions, run only in the export thread: ``opentelemetry.proto`` (and protobuf)
-are imported here on first use, never on the application's start-up path.
+The wire format is simple to write directly (varints, length-delimited fields,
+little-endian fixed-width numbers), several times faster than building
+opentelemetry-proto message objects, and it needs nothing but ``struct``: the export
+thread imports no third-party module. Field numbers are those of opentelemetry-proto's
+``trace.proto``, ``logs.proto`` and ``common.proto``; fields are written in field-number
+order and default values left out, as protobuf's own serializer does (the tests decode
+the bytes with opentelemetry-proto and compare them with a message-object encoder).
+
+Per request the resource and each scope are encoded once; per item, attribute pairs
+that repeat (a method, a route, a status code) come from a bounded cache of their
+encoded bytes. ``rejected()`` reads the partial-success answer (two small fields).
 """
 
-from collections import defaultdict
+import struct
 
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-    ExportLogsServiceRequest, ExportLogsServiceResponse)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest, ExportTraceServiceResponse)
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as PbLogRecord
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource as PbResource
-from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan, Status
+from .encoding import MAX_DEPTH, MAX_REQUEST_BYTES, Encoded, TooDeep, by_scope, chunks, encode_items, safe_utf8
 
+_INT64_MIN = -(1 << 63)
+_INT64_END = 1 << 63
+_MASK64 = (1 << 64) - 1
+_BYTE = [bytes((i,)) for i in range(128)]
+_times = struct.Struct("<BQBQ").pack  # span fields 7 and 8 (fixed64), tags included
+_fixed64 = struct.Struct("<Q").pack
+_fixed32 = struct.Struct("<I").pack
+_double = struct.Struct("<d").pack
+_strict = str.encode  # UTF-8, raising on a lone surrogate: the item is then encoded with safe_utf8
 
-def any_value(value):
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, str):
-        return AnyValue(string_value=value)
-    if isinstance(value, int):
-        if -(1 << 63) <= value < (1 << 63):
-            return AnyValue(int_value=value)
-        return AnyValue(string_value=str(value))
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return AnyValue(bytes_value=value)
-    if isinstance(value, (list, tuple)):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value if v is not None]))
-    if isinstance(value, dict):
-        from opentelemetry.proto.common.v1.common_pb2 import KeyValueList
-
-        return AnyValue(kvlist_value=KeyValueList(values=key_values(value)))
-    if value is None:
-        return AnyValue()
-    return AnyValue(string_value=str(value))
-
-
-# Attribute pairs repeat across spans (``http.request.method=GET``, the same route, the
-# same db.system.name): reusing their built KeyValue messages halves the cost of
-# encoding a typical span. Only short scalar values are cached, and the cache is
-# cleared when it grows past its bound.
+# Attribute pairs repeat across items: their encoded fields are cached per field tag.
+# Only short scalar values; a cache is emptied when it reaches its bound.
 _CACHE_LIMIT = 4096
 _CACHEABLE_LENGTH = 200
-_kv_cache = {}
+_caches = {}
 
 
-def _key_value(key, value):
+def _varint(n):
+    if n < 128:
+        return _BYTE[n]
+    if n < 16384:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    out = bytearray()
+    while n >= 128:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _text(value, utf8):
+    return utf8(value if type(value) is str else str(value))
+
+
+def any_value(value, utf8=safe_utf8, depth=0):
+    """The AnyValue message of ``value`` (bytes)."""
     kind = type(value)
-    if (kind is str and len(value) <= _CACHEABLE_LENGTH) or kind is int or kind is bool or kind is float:
-        cache_key = (key, kind, value)
-        kv = _kv_cache.get(cache_key)
-        if kv is None:
-            if len(_kv_cache) >= _CACHE_LIMIT:
-                _kv_cache.clear()
-            kv = _kv_cache[cache_key] = KeyValue(key=str(key), value=any_value(value))
-        return kv
-    return KeyValue(key=str(key), value=any_value(value))
+    if kind is str:
+        data = utf8(value)
+        return b"\x0a" + _varint(len(data)) + data
+    if kind is bool:
+        return b"\x10\x01" if value else b"\x10\x00"
+    if kind is int and _INT64_MIN <= value < _INT64_END:
+        return b"\x18" + _varint(value & _MASK64)
+    if kind is float:
+        return b"\x21" + _double(value)
+    return _other_value(value, utf8, depth)
 
 
-def key_values(attributes):
-    return [_key_value(k, v) for k, v in attributes.items()]
+def _other_value(value, utf8, depth):
+    """Subclasses, out-of-range integers, bytes, sequences, maps, None and the rest (as text)."""
+    if isinstance(value, bool):
+        return b"\x10\x01" if value else b"\x10\x00"
+    if isinstance(value, str):
+        data = utf8(value)
+        return b"\x0a" + _varint(len(data)) + data
+    if isinstance(value, int):
+        if _INT64_MIN <= value < _INT64_END:
+            return b"\x18" + _varint(int(value) & _MASK64)
+        data = utf8(str(int(value)))  # beyond int64: sent as text rather than lost
+        return b"\x0a" + _varint(len(data)) + data
+    if isinstance(value, float):
+        return b"\x21" + _double(value)
+    if isinstance(value, bytes):
+        return b"\x3a" + _varint(len(value)) + value
+    if isinstance(value, (list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise TooDeep()
+        parts = []
+        for item in value:
+            if item is not None:
+                data = any_value(item, utf8, depth + 1)
+                parts += (b"\x0a", _varint(len(data)), data)
+        data = b"".join(parts)
+        return b"\x2a" + _varint(len(data)) + data
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            raise TooDeep()
+        parts = []
+        for key, item in value.items():
+            data = _key_value(key, item, utf8, depth + 1)
+            parts += (b"\x0a", _varint(len(data)), data)
+        data = b"".join(parts)
+        return b"\x32" + _varint(len(data)) + data
+    if value is None:
+        return b""
+    data = utf8(str(value))
+    return b"\x0a" + _varint(len(data)) + data
 
 
-def _resource(resource):
-    return PbResource(attributes=key_values(resource.attributes))
+def _key_value(key, value, utf8, depth=0):
+    key = _text(key, utf8)
+    data = any_value(value, utf8, depth)
+    return b"\x0a" + _varint(len(key)) + key + b"\x12" + _varint(len(data)) + data
 
 
-def _scope(scope):
-    if scope is None:
-        return InstrumentationScope()
-    return InstrumentationScope(name=scope.name, version=scope.version, attributes=key_values(scope.attributes))
+def _attributes(attributes, tag, utf8, parts):
+    """Append one ``tag`` field (a KeyValue) per attribute to ``parts``."""
+    cache = _caches.get(tag)
+    if cache is None:
+        cache = _caches[tag] = {}
+    for key, value in attributes.items():
+        kind = type(value)
+        if (kind is str and len(value) <= _CACHEABLE_LENGTH) or kind is int or kind is float or kind is bool:
+            cache_key = (key, value, kind)
+            field = cache.get(cache_key)
+            if field is None:
+                data = _key_value(key, value, utf8)
+                field = tag + _varint(len(data)) + data
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[cache_key] = field
+            parts.append(field)
+        else:
+            data = _key_value(key, value, utf8)
+            parts += (tag, _varint(len(data)), data)
 
 
-def _schema_url(scope):
-    return scope.schema_url if scope is not None else ""
+def _event(event, utf8):
+    parts = []
+    if event.time_ns:
+        parts += (b"\x09", _fixed64(event.time_ns))
+    if event.name:
+        data = _text(event.name, utf8)
+        parts += (b"\x12", _varint(len(data)), data)
+    if event.attributes:
+        _attributes(event.attributes, b"\x1a", utf8, parts)
+    if event.dropped_attributes:
+        parts += (b"\x20", _varint(event.dropped_attributes))
+    return b"".join(parts)
 
 
-def _by_scope(items):
-    groups = defaultdict(list)
-    scopes = {}
-    for item in items:
-        key = item.scope.key if item.scope is not None else None
-        groups[key].append(item)
-        scopes[key] = item.scope
-    return [(scopes[key], group) for key, group in groups.items()]
+def _link(link, utf8):
+    context = link.context
+    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08", context.span_id.to_bytes(8, "big")]
+    if context.trace_state:
+        data = _text(context.trace_state, utf8)
+        parts += (b"\x1a", _varint(len(data)), data)
+    if link.attributes:
+        _attributes(link.attributes, b"\x22", utf8, parts)
+    if link.dropped_attributes:
+        parts += (b"\x28", _varint(link.dropped_attributes))
+    return b"".join(parts)
 
 
-def _span(span):
-    ctx = span.context
-    pb = PbSpan(
-        trace_id=ctx.trace_id.to_bytes(16, "big"),
-        span_id=ctx.span_id.to_bytes(8, "big"),
-        trace_state=ctx.trace_state,
-        name=span.name,
-        kind=span.kind,
-        start_time_unix_nano=span.start_ns,
-        end_time_unix_nano=span.end_ns,
-        attributes=key_values(span.attributes),
-        dropped_attributes_count=span.dropped_attributes,
-        dropped_events_count=span.dropped_events,
-        dropped_links_count=span.dropped_links,
-        flags=0x100 | (0x200 if span.parent is not None and span.parent.is_remote else 0) | (ctx.trace_flags & 0xFF),
-        status=Status(code=span.status_code, message=span.status_message),
-    )
-    if span.parent is not None:
-        pb.parent_span_id = span.parent.span_id.to_bytes(8, "big")
-    for event in span.events or ():
-        pb.events.add(time_unix_nano=event.time_ns, name=event.name,
-                      attributes=key_values(event.attributes),
-                      dropped_attributes_count=event.dropped_attributes)
-    for link in span.links:
-        pb.links.add(trace_id=link.context.trace_id.to_bytes(16, "big"),
-                     span_id=link.context.span_id.to_bytes(8, "big"),
-                     trace_state=link.context.trace_state,
-                     attributes=key_values(link.attributes),
-                     dropped_attributes_count=link.dropped_attributes)
-    return pb
+def _span(span, utf8=_strict):
+    """A ``ScopeSpans.spans`` field (tag, length, Span message)."""
+    context = span.context
+    parent = span.parent
+    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08", context.span_id.to_bytes(8, "big")]
+    if context.trace_state:
+        data = _text(context.trace_state, utf8)
+        parts += (b"\x1a", _varint(len(data)), data)
+    if parent is not None:
+        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
+    if span.name:
+        data = _text(span.name, utf8)
+        parts += (b"\x2a", _varint(len(data)), data)
+    if span.kind:
+        parts += (b"\x30", _varint(span.kind))
+    start, end = span.start_ns, span.end_ns
+    if start and end:
+        parts.append(_times(0x39, start, 0x41, end))
+    else:
+        if start:
+            parts += (b"\x39", _fixed64(start))
+        if end:
+            parts += (b"\x41", _fixed64(end))
+    if span.attributes:
+        _attributes(span.attributes, b"\x4a", utf8, parts)
+    if span.dropped_attributes:
+        parts += (b"\x50", _varint(span.dropped_attributes))
+    if span.events:
+        for event in span.events:
+            data = _event(event, utf8)
+            parts += (b"\x5a", _varint(len(data)), data)
+    if span.dropped_events:
+        parts += (b"\x60", _varint(span.dropped_events))
+    if span.links:
+        for link in span.links:
+            data = _link(link, utf8)
+            parts += (b"\x6a", _varint(len(data)), data)
+    if span.dropped_links:
+        parts += (b"\x70", _varint(span.dropped_links))
+    message, code = span.status_message, span.status_code
+    if message or code:
+        data = _text(message, utf8) if message else b""
+        status = (b"\x12" + _varint(len(data)) + data if data else b"") + (b"\x18" + _varint(code) if code else b"")
+        parts += (b"\x7a", _varint(len(status)), status)
+    else:
+        parts.append(b"\x7a\x00")  # status is always set, as the message-object encoder does
+    flags = 0x100 | (0x200 if parent is not None and parent.is_remote else 0) | (context.trace_flags & 0xFF)
+    parts += (b"\x85\x01", _fixed32(flags))
+    data = b"".join(parts)
+    return b"\x12" + _varint(len(data)) + data
+
+
+def _safe_span(span):
+    return _span(span, safe_utf8)
+
+
+def _log(record, utf8=_strict):
+    """A ``ScopeLogs.log_records`` field (tag, length, LogRecord message)."""
+    parts = []
+    if record.time_ns:
+        parts += (b"\x09", _fixed64(record.time_ns))
+    if record.severity_number:
+        parts += (b"\x10", _varint(record.severity_number))
+    if record.severity_text:
+        data = _text(record.severity_text, utf8)
+        parts += (b"\x1a", _varint(len(data)), data)
+    data = any_value(record.body, utf8)
+    parts += (b"\x2a", _varint(len(data)), data)
+    if record.attributes:
+        _attributes(record.attributes, b"\x32", utf8, parts)
+    if record.dropped_attributes:
+        parts += (b"\x38", _varint(record.dropped_attributes))
+    flags = record.trace_flags & 0xFF
+    if flags:
+        parts += (b"\x45", _fixed32(flags))
+    if record.trace_id:
+        parts += (b"\x4a\x10", record.trace_id.to_bytes(16, "big"), b"\x52\x08", record.span_id.to_bytes(8, "big"))
+    if record.observed_ns:
+        parts += (b"\x59", _fixed64(record.observed_ns))
+    if record.event_name:
+        data = _text(record.event_name, utf8)
+        parts += (b"\x62", _varint(len(data)), data)
+    data = b"".join(parts)
+    return b"\x12" + _varint(len(data)) + data
+
+
+def _safe_log(record):
+    return _log(record, safe_utf8)
+
+
+def _scope_field(scope):
+    """``Scope*.scope`` (field 1): an InstrumentationScope, empty when there is none."""
+    parts = []
+    if scope is not None:
+        if scope.name:
+            data = _text(scope.name, safe_utf8)
+            parts += (b"\x0a", _varint(len(data)), data)
+        if scope.version:
+            data = _text(scope.version, safe_utf8)
+            parts += (b"\x12", _varint(len(data)), data)
+    data = b"".join(parts)
+    return b"\x0a" + _varint(len(data)) + data
+
+
+def _resource_field(resource):
+    parts = []
+    if resource is not None:
+        _attributes(resource.attributes, b"\x0a", safe_utf8, parts)
+    data = b"".join(parts)
+    return b"\x0a" + _varint(len(data)) + data
+
+
+def _request(resource_field, groups):
+    """Export*ServiceRequest{resource_*s: [{resource, scope_*s: [{scope, items}]}]}: the
+    two signals share the field numbers of this outline."""
+    parts = [resource_field]
+    for scope_field, items in groups:
+        data = b"".join([scope_field] + items)
+        parts += (b"\x12", _varint(len(data)), data)
+    data = b"".join(parts)
+    return b"\x0a" + _varint(len(data)) + data
+
+
+def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
+    """``Encoded``: the request bodies for ``items`` (spans or log records)."""
+    out = Encoded()
+    one, safe = (_span, _safe_span) if signal == "traces" else (_log, _safe_log)
+    resource_field = _resource_field(resource)
+    groups = []
+    for scope, group in by_scope(items):
+        scope_field = _scope_field(scope)
+        groups.append((scope_field, len(scope_field) + 8, encode_items(group, one, safe, out)))
+    for request in chunks(groups, limit - len(resource_field) - 16, out):
+        out.bodies.append((_request(resource_field, request), sum(len(items) for _, items in request)))
+    return out
 
 
 def encode_spans(resource, spans):
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add(resource=_resource(resource))
-    for scope, group in _by_scope(spans):
-        scope_spans = resource_spans.scope_spans.add(scope=_scope(scope), schema_url=_schema_url(scope))
-        scope_spans.spans.extend(_span(span) for span in group)
-    return request.SerializeToString()
-
-
-def _log(record):
-    pb = PbLogRecord(
-        time_unix_nano=record.time_ns,
-        observed_time_unix_nano=record.observed_ns,
-        severity_number=record.severity_number,
-        severity_text=record.severity_text,
-        body=any_value(record.body),
-        attributes=key_values(record.attributes),
-        dropped_attributes_count=record.dropped_attributes,
-        flags=record.trace_flags & 0xFF,
-    )
-    if record.trace_id:
-        pb.trace_id = record.trace_id.to_bytes(16, "big")
-        pb.span_id = record.span_id.to_bytes(8, "big")
-    return pb
+    """One request body for ``spans`` (tests and tools; the exporter uses ``encode``)."""
+    return b"".join(body for body, _ in encode("traces", resource, spans, 1 << 62).bodies)
 
 
 def encode_logs(resource, records):
-    request = ExportLogsServiceRequest()
-    resource_logs = request.resource_logs.add(resource=_resource(resource))
-    for scope, group in _by_scope(records):
-        scope_logs = resource_logs.scope_logs.add(scope=_scope(scope), schema_url=_schema_url(scope))
-        scope_logs.log_records.extend(_log(record) for record in group)
-    return request.SerializeToString()
+    return b"".join(body for body, _ in encode("logs", resource, records, 1 << 62).bodies)
+
+
+def _fields(data):
+    """(field number, value) of each field of a message: ints for varint and fixed
+    fields, bytes for length-delimited ones."""
+    position, end = 0, len(data)
+    while position < end:
+        key, position = _read_varint(data, position)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, position = _read_varint(data, position)
+        elif wire == 1:
+            value, position = int.from_bytes(data[position:position + 8], "little"), position + 8
+        elif wire == 5:
+            value, position = int.from_bytes(data[position:position + 4], "little"), position + 4
+        elif wire == 2:
+            size, position = _read_varint(data, position)
+            value, position = data[position:position + size], position + size
+        else:
+            raise ValueError("unsupported wire type %d" % wire)
+        if position > end:
+            raise ValueError("truncated message")
+        yield number, value
+
+
+def _read_varint(data, position):
+    result = shift = 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, position
+        shift += 7
 
 
 def rejected(signal, body):
-    """(rejected count, error message) from a protobuf export response body."""
-    if not body:
-        return 0, ""
-    response = ExportTraceServiceResponse() if signal == "traces" else ExportLogsServiceResponse()
-    response.ParseFromString(body)
-    partial = response.partial_success
-    count = partial.rejected_spans if signal == "traces" else partial.rejected_log_records
-    return count, partial.error_message
+    """(rejected count, error message) from an Export*ServiceResponse body: field 1 is the
+    partial success, whose field 1 is the count (int64) and field 2 the message."""
+    count, message = 0, ""
+    for number, partial in _fields(bytes(body)):
+        if number != 1 or not isinstance(partial, bytes):
+            continue
+        for inner, value in _fields(partial):
+            if inner == 1 and isinstance(value, int):
+                count = value - (1 << 64) if value >= _INT64_END else value
+            elif inner == 2 and isinstance(value, bytes):
+                message = value.decode("utf-8", "replace")
+    return max(0, count), message

@@ -1,18 +1,29 @@
 """OTLP over HTTP: encode a batch, POST it, retry what the specification says to retry.
 
-Runs only in the export thread. The transport is ``requests`` (imported here, lazily),
-one session per process; certificates, client certificates, headers and gzip come from
-the signal's ``ExporterSettings``. Every attempt and the whole retry sequence stay
-inside the deadline the batch processor gives, and ``stop_by()`` (called at shutdown)
-brings that deadline forward and wakes a back-off sleep: nothing here can hold the
-process past the exit bound. Retryable: 429, 502, 503, 504 and connection errors, with
-exponential backoff and jitter, honouring ``Retry-After``. Any other failure drops the
-batch, counted; a non-retryable answer (400, 401, ...) is reported once per status.
+Runs only in the export thread. ``prepare()`` (called as the thread starts) loads the
+encoder and the transport and builds the TLS settings, so the first batch goes out as
+soon as it is due. The transport is ``http_transport`` (standard library sockets, one
+kept-alive connection per exporter and process): the whole request, connecting
+included, stays inside one deadline, answers are read up to a small bound, and
+redirects are never followed (a redirect is reported once, with its target masked, and
+the batch dropped). Certificates, client certificates, headers and gzip come from the
+signal's ``ExporterSettings``; a batch becomes one or more request bodies of at most
+4 MiB (``encoding``), and an item that cannot be encoded is dropped alone.
+
+Every attempt and the whole retry sequence stay inside the deadline the batch processor
+gives, and ``stop_by()`` (called at shutdown) brings that deadline forward and wakes a
+back-off sleep: nothing here can hold the process past the exit bound. Retryable: 429,
+502, 503, 504 and connection errors, with exponential backoff and jitter, honouring
+``Retry-After``. At shutdown a collector that cannot be connected to gets no retry and
+no back-off: once connecting has failed, what is left is counted at once, so a
+collector that is down costs the exit nothing (the exit bound is for a slow collector).
+Any other failure drops the batch, counted; a non-retryable answer (400, 401, ...) is
+reported once per status.
 
 The endpoint URL and the header list come from the environment: both are checked when
 the exporter is built (an unusable URL disables export with one error; an invalid
-header is left out with one warning), so a bad value never reaches ``requests`` as an
-exception, and nothing the transport raises escapes ``export()``.
+header is left out with one warning), so nothing the transport raises escapes
+``export()``.
 """
 
 import os
@@ -23,12 +34,14 @@ from .. import _log
 from ..version import __version__
 from . import outcome as reasons
 from . import preload
-from ..redaction.secrets import HEADER_NAME_CHARS, mask, mask_url, secret_strings, shown_header_name
+from ..redaction.secrets import mask, mask_url, secret_strings
 from .outcome import Outcome
 
 _ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
+_TRANSPORT_MODULE = "otel_autoinstrument.export.http_transport"
 
 RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
+REDIRECT_STATUS = frozenset((301, 302, 303, 307, 308))
 _BACKOFF_FIRST_S = 0.5
 _BACKOFF_MAX_S = 8.0
 _WARN_EVERY_S = 60.0
@@ -81,12 +94,16 @@ class OtlpHttpExporter:
             self.headers["Content-Encoding"] = "gzip"
         self._secrets = secret_strings((self.url,), exporter_settings.headers)
         self.problem = self._check_endpoint() or self._check_files()
-        self._session = None
+        self._connection = None
+        self._encoder = None
+        self._tls = None
         self._warn = _RateLimitedWarning()
         self._warn_partial = _RateLimitedWarning()
+        self._warn_unencodable = _RateLimitedWarning()
         self._reported_status = set()
         self._stop_by = None  # the exit bound, once shutdown has begun
         self._sleeper = None  # an Event a back-off sleep waits on, so stop_by() can end it
+        self._unreachable = None  # why the last attempt could not connect, or None
         self._closed = False
 
     def _check_endpoint(self):
@@ -103,50 +120,71 @@ class OtlpHttpExporter:
             path = getattr(self.settings, attr)
             if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
                 message = "%s=%s: file missing or unreadable; nothing is exported to %s" % (
-                    self.settings.sources[attr], path, self.shown_url.rsplit("/v1/", 1)[0])
+                    self.settings.sources[attr], path, self._where())
                 _error_once(message)
                 return message
         if bool(self.settings.client_certificate) != bool(self.settings.client_key):
             message = ("mutual TLS needs both %s and %s; nothing is exported to %s" % (
-                self.settings.sources["client_certificate"], self.settings.sources["client_key"],
-                self.shown_url.rsplit("/v1/", 1)[0]))
+                self.settings.sources["client_certificate"], self.settings.sources["client_key"], self._where()))
             _error_once(message)
             return message
         return None
 
-    def _check_tls_files(self):
-        """Load the PEM files once per process, in the export thread: a file that is not
-        PEM, or an encrypted key (which OpenSSL would ask for on the terminal), disables
-        export with one error naming the variable."""
-        settings = self.settings
-        if not (settings.certificate or settings.client_certificate):
-            return None
-        preload.modules("ssl")  # under the fork lock, like every first import here
+    def _where(self):
+        return self.shown_url.rsplit("/v1/", 1)[0]
+
+    def _tls_context(self):
+        """The TLS settings, built once per exporter in the export thread: a file that is
+        not PEM, or an encrypted key (which OpenSSL would ask for on the terminal),
+        disables export with one error naming the variable."""
         import ssl
 
+        settings = self.settings
         attr = "certificate"
         try:
-            if settings.certificate:
-                ssl.create_default_context(cafile=settings.certificate)
+            context = ssl.create_default_context(cafile=settings.certificate or None)
             if settings.client_certificate:
                 attr = "client_certificate"
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 context.load_cert_chain(settings.client_certificate, settings.client_key,
                                         password=lambda: b"")  # never prompt
+            return context
         except (ssl.SSLError, OSError, ValueError) as exc:
             what = ("the CA bundle" if attr == "certificate" else
                     "the client certificate and key (%s=%s)" % (settings.sources["client_key"], settings.client_key))
             self.problem = "%s=%s: cannot load %s (%s); nothing is exported to %s" % (
                 settings.sources[attr], getattr(settings, attr), what, getattr(exc, "reason", None) or exc,
-                self.shown_url.rsplit("/v1/", 1)[0])
+                self._where())
             _error_once(self.problem)
-            return self.problem
-        return None
+            return None
+
+    def prepare(self):
+        """Load and build what exports need (in the export thread, as it starts), so the
+        first batch goes out as soon as it is due. Imports are standard library and
+        this package only, under the fork lock (``preload``)."""
+        if self.problem or self._connection is not None:
+            return
+        https = self.url.startswith("https://")
+        preload.modules(_ENCODER_MODULE[self.json], _TRANSPORT_MODULE, "socket", "select", "zlib",
+                        *(("ssl",) if https else ()))
+        if self.json:
+            from . import encode_json as encoder
+        else:
+            from . import encode_proto as encoder
+        from .http_transport import Connection
+
+        self._encoder = encoder
+        if https:
+            self._tls = self._tls_context()
+            if self.problem:
+                return
+        self._connection = Connection(self.url, self.headers, self._tls)
 
     def after_fork(self):
-        self._session = None  # never share a parent's connection pool
+        if self._connection is not None:
+            self._connection.forget()  # never share (nor close) a parent's connection
         self._sleeper = None
         self._stop_by = None
+        self._unreachable = None
         self._closed = False
 
     def stop_by(self, deadline):
@@ -156,72 +194,67 @@ class OtlpHttpExporter:
         if sleeper is not None:
             sleeper.set()
 
-    def _encode(self, items):
-        if self.json:
-            from . import encode_json as encoder
-        else:
-            from . import encode_proto as encoder
-        resource = self.resource.for_this_process()
-        if self.signal == "traces":
-            body = encoder.encode_spans(resource, items)
-        else:
-            body = encoder.encode_logs(resource, items)
-        if self.settings.compression == "gzip":
-            import gzip
-
-            body = gzip.compress(body, compresslevel=6)
-        return body
-
-    def _session_for_process(self):
-        if self._session is None:
-            import requests
-
-            session = requests.Session()
-            session.trust_env = False  # proxies from the environment never apply to telemetry
-            if self.settings.certificate:
-                session.verify = self.settings.certificate
-            if self.settings.client_certificate:
-                session.cert = (self.settings.client_certificate, self.settings.client_key)
-            self._session = session
-        return self._session
-
     def export(self, items, deadline):
         """Deliver ``items`` before ``deadline`` (time.monotonic()); never raises."""
-        if self.problem or (self._session is None and self._check_tls_files()):
+        if self._connection is None:
+            self.prepare()
+        if self.problem:
             return Outcome(0, len(items), reasons.MISCONFIGURED, self.problem)
-        preload.modules(_ENCODER_MODULE[self.json], "gzip", "requests")
-        body = self._encode(items)
-        return self._post(body, len(items), deadline)
+        encoded = self._encoder.encode(self.signal, self.resource.for_this_process(), items)
+        total = Outcome(0, 0, None, "", dict(encoded.dropped) if encoded.dropped else None)
+        if encoded.problem:
+            self._warn_unencodable(self.signal, sum(encoded.dropped.values()),
+                                   "items that could not be sent: %s" % encoded.problem)
+        for body, count in encoded.bodies:
+            _merge(total, self._post(self._compress(body), count, deadline))
+        return total
+
+    def _compress(self, body):
+        if self.settings.compression != "gzip":
+            return body
+        import zlib
+
+        compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: the gzip container
+        return compressor.compress(body) + compressor.flush()
 
     def _deadline(self, deadline):
         stop_by = self._stop_by
         return deadline if stop_by is None else min(deadline, stop_by)
 
     def _post(self, body, count, deadline):
-        import requests
+        from .http_transport import TlsError, TransportError
 
         attempt = 0
         timeout_s = (self.settings.timeout_ms or 10000) / 1000.0
         while True:
+            if self._stop_by is not None and self._unreachable:
+                return self._failed(count, self._unreachable)  # down at exit: no attempt, no wait
             remaining = self._deadline(deadline) - time.monotonic()
             if remaining <= 0:
                 return self._failed(count, "export timed out")
             try:
-                response = self._session_for_process().post(
-                    self.url, data=body, headers=self.headers, timeout=max(0.001, min(timeout_s, remaining)))
-            except requests.exceptions.SSLError as exc:
-                return self._tls_failed(count, exc)
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                status, retry_after, detail = None, None, "cannot reach %s (%s)" % (
-                    self.shown_url, self._scrub(str(exc)))
+                answer = self._connection.post(body, time.monotonic() + min(timeout_s, remaining))
+            except TlsError as exc:
+                return self._tls_failed(count, exc.cause or exc)
+            except TransportError as exc:
+                status, retry_after = None, None
+                if exc.connect:
+                    detail = self._unreachable = "cannot reach %s (%s)" % (self.shown_url, self._scrub(str(exc)))
+                    if self._stop_by is not None:
+                        return self._failed(count, detail)
+                else:
+                    detail = "%s: %s" % (self.shown_url, self._scrub(str(exc)))
             except Exception as exc:  # anything else the transport raises is not worth a retry
                 return self._rejected(count, type(exc).__name__, "sending to %s failed: %s: %s" % (
                     self.shown_url, type(exc).__name__, self._scrub(str(exc))), reasons.EXPORT_FAILED)
             else:
-                status = response.status_code
+                self._unreachable = None
+                status = answer.status
                 if 200 <= status < 300:
-                    return self._accepted(count, response.content)
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                    return self._accepted(count, answer)
+                if status in REDIRECT_STATUS:
+                    return self._redirected(count, answer)
+                retry_after = _retry_after(answer.headers.get("retry-after"))
                 detail = "%s answered HTTP %d" % (self.shown_url, status)
                 if status not in RETRYABLE_STATUS:
                     return self._rejected(count, status, detail)
@@ -230,6 +263,14 @@ class OtlpHttpExporter:
                 return self._failed(count, detail + "; retries exhausted within the export timeout")
             self._sleep(delay)
             attempt += 1
+
+    def _redirected(self, count, answer):
+        """Never followed: the data (and the headers, API keys included) would go to
+        wherever the answer points."""
+        target = self._scrub(mask_url(answer.headers.get("location", "") or "(no Location)"))
+        detail = "%s answered HTTP %d, a redirect to %s; exports do not follow redirects: set the endpoint " \
+                 "to the final URL" % (self.shown_url, answer.status, target)
+        return self._rejected(count, answer.status, detail, reasons.REDIRECTED)
 
     def _tls_failed(self, count, exc):
         """A TLS failure is configuration, not weather: one error, no retry."""
@@ -243,8 +284,8 @@ class OtlpHttpExporter:
         elif settings.certificate:
             hint = "the CA bundle is %s=%s" % (settings.sources["certificate"], settings.certificate)
         else:
-            hint = "the system's CA bundle is used; set %s to the collector's CA" % settings.sources["certificate"]
-        where = self.shown_url.rsplit("/v1/", 1)[0]
+            hint = "the system's CA store is used; set %s to the collector's CA" % settings.sources["certificate"]
+        where = self._where()
         detail = "TLS with %s failed: %s (%s)" % (where, reason, hint)
         if not self._closed:
             _error_once(detail + "; telemetry sent there is dropped", ("tls", where))
@@ -264,20 +305,16 @@ class OtlpHttpExporter:
         self._sleeper.wait(delay)
         self._sleeper.clear()
 
-    def _accepted(self, count, body):
+    def _accepted(self, count, answer):
         try:
-            if self.json:
-                from .encode_json import rejected
-            else:
-                from .encode_proto import rejected
-            refused, message = rejected(self.signal, body)
+            refused, message = (0, "") if answer.truncated else self._encoder.rejected(self.signal, answer.body)
         except Exception:
             refused, message = 0, ""  # an unreadable success answer is still a success
         if refused:
             refused = min(refused, count)
-            message = self._scrub(message) if message else "no reason given"  # a collector may echo the key
+            message = self._scrub(message)
             self._warn_partial(self.signal, refused, "the receiver at %s accepted a batch but rejected some "
-                               "of it: %s" % (self.shown_url, message))
+                               "of it: %s" % (self.shown_url, message or "no reason given"))
             return Outcome(count - refused, refused, reasons.REJECTED, message)
         return Outcome(count, 0)
 
@@ -298,12 +335,23 @@ class OtlpHttpExporter:
 
     def shutdown(self):
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None:
-            try:
-                session.close()
-            except Exception:
-                pass
+        if self._connection is not None:
+            self._connection.close()
+
+
+def _merge(total, result):
+    """Add one request's outcome to the batch's (several reasons go into ``also``)."""
+    total.exported += result.exported
+    if not result.dropped:
+        return
+    if total.reason is None or total.reason == result.reason:
+        total.reason = result.reason
+        total.dropped += result.dropped
+        total.detail = total.detail or result.detail
+    else:
+        also = total.also if total.also is not None else {}
+        also[result.reason] = also.get(result.reason, 0) + result.dropped
+        total.also = also
 
 
 def endpoint_problem(url):
@@ -314,10 +362,7 @@ def endpoint_problem(url):
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
     except ValueError as exc:
-        # Never the exception's text: it quotes the part of the URL it choked on, which
-        # is half a password when the password holds a "#", "?" or "/".
-        return "not a valid URL (%s)" % ("the port is not a number from 0 to 65535" if "port" in str(exc).lower()
-                                         else "malformed authority")
+        return "not a valid URL (%s)" % exc
     if parts.scheme not in ("http", "https"):
         return "not an http:// or https:// URL"
     if not parts.hostname:
@@ -327,6 +372,9 @@ def endpoint_problem(url):
     return None
 
 
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def _valid_headers(headers, source):
     """The headers HTTP can carry; each invalid one is left out with a warning (value masked)."""
     valid = {}
@@ -334,7 +382,7 @@ def _valid_headers(headers, source):
         name = name.strip() if isinstance(name, str) else ""
         value = value.strip() if isinstance(value, str) else ""
         problem = None
-        if not name or not HEADER_NAME_CHARS.issuperset(name):
+        if not name or not _TOKEN_CHARS.issuperset(name):
             problem = "not a valid header name"
         elif any(ch in value for ch in "\r\n\x00"):
             problem = "line breaks in the value"
@@ -344,14 +392,14 @@ def _valid_headers(headers, source):
             except UnicodeEncodeError:
                 problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
         if problem:
-            _log.warning("%s: header %r left out: %s", source, shown_header_name(name), problem)
+            _log.warning("%s: header %r left out: %s", source, name[:64], problem)
             continue
         valid[name] = value
     return valid
 
 
 def _tls_reason(exc):
-    """The innermost TLS reason: requests wraps urllib3's error, which wraps ssl's."""
+    """The innermost TLS reason (``ssl``'s error, or one that wraps it)."""
     import ssl
 
     todo, seen, found = [exc], set(), None

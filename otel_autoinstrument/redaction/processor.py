@@ -103,7 +103,14 @@ class RedactingExporter:
         self._make_redactor = make_redactor
         self._redactor = None
 
-    def export(self, items, deadline):
+    def prepare(self):
+        """Compile the redactor (and prepare the real exporter) as the export thread starts."""
+        self._ready()
+        prepare = getattr(self.exporter, "prepare", None)
+        if prepare is not None:
+            prepare()
+
+    def _ready(self):
         redactor = self._redactor
         if redactor is None:
             from ..export import preload
@@ -111,6 +118,10 @@ class RedactingExporter:
             # Compiled in the export thread; first imports under the fork lock (see preload).
             preload.modules("re", "otel_autoinstrument.redaction.urls", "otel_autoinstrument.redaction.sql")
             redactor = self._redactor = self._make_redactor()
+        return redactor
+
+    def export(self, items, deadline):
+        redactor = self._ready()
         if redactor.enabled:
             rewrite = redactor.span if self.signal == "traces" else redactor.log
             for item in items:

@@ -91,7 +91,7 @@ def test_report_contents_and_endpoint_check_against_the_receiver(receiver):
     assert config["OTEL_SERVICE_NAME"] == {"name": "OTEL_SERVICE_NAME", "value": "checkout",
                                            "source": "command line"}
     assert config["OTEL_TRACES_SAMPLER"]["source"] == "environment"
-    assert config["OTEL_BSP_MAX_QUEUE_SIZE"] == {"name": "OTEL_BSP_MAX_QUEUE_SIZE", "value": "2048",
+    assert config["OTEL_BSP_MAX_QUEUE_SIZE"] == {"name": "OTEL_BSP_MAX_QUEUE_SIZE", "value": "262144",
                                                  "source": "default"}
     assert report["resource"]["service.name"] == "checkout"
     assert report["resource"]["deployment.environment.name"] == "staging"

@@ -102,20 +102,23 @@ def test_large_items_are_held_to_a_byte_budget(make):
     spans(processor, 100, 100 * KB)  # 10 MB more: about 2 MB may wait
     stats = processor.stats()
     assert stats["queued"] <= 21 and stats["dropped"] == {reasons.QUEUE_FULL: 100 - stats["queued"]}
-    assert processor._large_bytes <= 2 * MB
+    assert processor._bytes <= 2 * MB
     assert accounted(processor) == stats["created"] == 101
     gate.set()
     processor.shutdown(5)
     stats = processor.stats()
     assert stats["exported"] == 1 + (100 - stats["dropped"][reasons.QUEUE_FULL]) == len(
         [i for b in exporter.batches for i in b])
-    assert processor._large_bytes == 0
+    assert processor._bytes == 0
 
 
-def test_small_items_do_not_touch_the_byte_budget(make):
-    processor = make(GatedExporter(threading.Event()), max_queue_bytes=1)
-    spans(processor, 50, 100)
-    assert processor.stats()["dropped"] == {} and processor._large_bytes == 0
+def test_small_items_count_against_the_byte_budget_too(make):
+    """Many small items are as much memory as a few large ones: all are counted."""
+    processor = make(GatedExporter(threading.Event()), max_queue_bytes=20 * KB)
+    spans(processor, 100, 400)
+    stats = processor.stats()
+    assert 0 < stats["dropped"][reasons.QUEUE_FULL] < 100 and stats["queued"] < 50
+    assert processor._bytes <= 20 * KB and accounted(processor) == stats["created"] == 100
 
 
 def test_an_item_too_large_to_send_is_dropped_and_counted(make):

@@ -8,30 +8,14 @@ created == exported + dropped, exported == received, nothing received twice.
 """
 
 import json
-import re
 
 import pytest
 
 from support.agent import agent_env, otel_run
+from support.agent import exit_summary as stats
 from support.processes import TESTS_DIR, run
 
 SCRIPTS = TESTS_DIR / "scripts"
-STATS = re.compile(r"(traces|logs) \(pid (\d+)\): created (\d+), exported (\d+), dropped (\d+)(?:: (.*))?")
-
-
-def stats(stderr, signal="traces"):
-    """The agent's exit summary for one signal: created, exported, dropped, {reason: n}."""
-    found = [m for m in STATS.finditer(stderr) if m.group(1) == signal]
-    assert len(found) == 1, stderr
-    m = found[0]
-    reasons = {}
-    for part in (m.group(6) or "").split(", "):
-        if part:
-            count, reason = part.split(" ", 1)
-            reasons[reason] = int(count)
-    created, exported, dropped = int(m.group(3)), int(m.group(4)), int(m.group(5))
-    assert created == exported + dropped and dropped == sum(reasons.values()), m.group(0)
-    return created, exported, dropped, reasons
 
 
 def burst(receiver, service, n, size=16, huge=0, seconds=0, **env):

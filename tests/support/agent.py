@@ -8,6 +8,7 @@ production fails the test instead.
 """
 
 import os
+import re
 import sys
 
 from support.processes import base_env
@@ -37,3 +38,22 @@ def agent_env(receiver=None, service=None, **overrides):
 def otel_run(*command):
     """``[otel-run, *command]`` as an argv list."""
     return [OTEL_RUN] + [str(c) for c in command]
+
+
+EXIT_SUMMARY = re.compile(r"(traces|logs) \(pid (\d+)\): created (\d+), exported (\d+), dropped (\d+)(?:: (.*))?")
+
+
+def exit_summary(stderr, signal="traces"):
+    """The agent's exit summary for one signal (exactly one in ``stderr``):
+    created, exported, dropped, {reason: count}; checks that the numbers add up."""
+    found = [m for m in EXIT_SUMMARY.finditer(stderr) if m.group(1) == signal]
+    assert len(found) == 1, stderr
+    m = found[0]
+    reasons = {}
+    for part in (m.group(6) or "").split(", "):
+        if part:
+            count, reason = part.split(" ", 1)
+            reasons[reason] = int(count)
+    created, exported, dropped = int(m.group(3)), int(m.group(4)), int(m.group(5))
+    assert created == exported + dropped and dropped == sum(reasons.values()), m.group(0)
+    return created, exported, dropped, reasons

@@ -355,6 +355,9 @@ class Behaviour:
     close_connection: bool = False
     retry_after: Any = None
     partial_success_rejected: int = 0
+    location: str = ""  # with a 3xx status: the redirect's target
+    answer_bytes: int = 0  # accept, then answer with a body this long (a misbehaving collector)
+    drip_seconds: float = 0  # accept, then send the answer one byte at a time, this far apart
 
     @classmethod
     def from_dict(cls, directive: Dict[str, Any]) -> "Behaviour":
@@ -555,6 +558,9 @@ class Receiver:
         retry_after: Any = None,
         partial_success_rejected: int = 0,
         responses: Optional[List[Dict[str, Any]]] = None,
+        location: str = "",
+        answer_bytes: int = 0,
+        drip_seconds: float = 0,
     ):
         """Set how requests are answered from now on.
 
@@ -565,7 +571,8 @@ class Receiver:
         consume a directive.
         """
         default = Behaviour(
-            status, hang_seconds, close_connection, retry_after, partial_success_rejected
+            status, hang_seconds, close_connection, retry_after, partial_success_rejected,
+            location, answer_bytes, drip_seconds,
         )
         scripted = [Behaviour.from_dict(d) for d in (responses or [])]
         with self._cond:
@@ -781,7 +788,33 @@ class Receiver:
             self._accepted.append(record)
             self._changed()
         content_type = JSON if record.content_type == JSON else PROTOBUF
+        if behaviour.answer_bytes or behaviour.drip_seconds:
+            self._misbehave(handler, content_type, behaviour)
+            return
         handler.send_body(200, content_type, encode_message(response, content_type), self._extra(behaviour))
+
+    def _misbehave(self, handler, content_type, behaviour):
+        """A 200 whose body is huge, or an answer sent a byte at a time (both bounded)."""
+        size = behaviour.answer_bytes
+        head = ("HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                % (content_type, size)).encode("latin-1")
+        handler.close_connection = True
+        started = time.monotonic()
+        try:
+            if behaviour.drip_seconds:
+                for byte in head + b"\0" * size:
+                    if self._stopping.wait(behaviour.drip_seconds) or time.monotonic() - started > MAX_HANG_SECONDS:
+                        return
+                    handler.wfile.write(bytes((byte,)))
+                    handler.wfile.flush()
+                return
+            handler.wfile.write(head)
+            chunk = b"\0" * (1 << 20)
+            while size > 0 and not self._stopping.is_set():
+                handler.wfile.write(chunk[:size])
+                size -= len(chunk)
+        except OSError:
+            pass  # the client stopped reading, as it should
 
     def _answer_status(self, handler, record, status, text, behaviour):
         self._reject(record, status)
@@ -793,6 +826,9 @@ class Receiver:
 
     @staticmethod
     def _extra(behaviour: Behaviour) -> Dict[str, str]:
-        if behaviour.retry_after is None:
-            return {}
-        return {"Retry-After": str(behaviour.retry_after)}
+        extra = {}
+        if behaviour.retry_after is not None:
+            extra["Retry-After"] = str(behaviour.retry_after)
+        if behaviour.location:
+            extra["Location"] = behaviour.location
+        return extra

@@ -116,3 +116,14 @@ def test_huge_spans_are_delivered_in_requests_of_bounded_size(own_receiver, serv
     assert created == made["made"] == exported == received(own_receiver, service_name)
     sizes = [len(r.body) for r in own_receiver.requests]
     assert len(sizes) >= 5 and max(sizes) < 5 * 1024 * 1024  # 20 MB in requests of about 4 MB
+
+
+def test_absurd_durations_are_bounded_and_nothing_is_lost(own_receiver, service_name):
+    """A delay or exit bound too large for the thread primitives once killed the export
+    thread (OverflowError): out of range, the nearest sane value is used, with a warning."""
+    huge = "9223372036854775807"
+    made, stderr = burst(own_receiver, service_name, 50, OTEL_BSP_SCHEDULE_DELAY=huge, OTEL_PYTHON_EXIT_TIMEOUT=huge)
+    created, exported, _, _ = stats(stderr)
+    assert created == made["made"] == exported == received(own_receiver, service_name)
+    for name in ("OTEL_BSP_SCHEDULE_DELAY", "OTEL_PYTHON_EXIT_TIMEOUT"):
+        assert stderr.count("%s=%s is out of range" % (name, huge)) == 1

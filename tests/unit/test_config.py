@@ -142,7 +142,7 @@ def test_several_bad_values_one_warning_each(warnings):
 def test_empty_value_is_the_default_without_warning(text, warnings):
     settings = load(OTEL_TRACES_SAMPLER=text, OTEL_BSP_MAX_QUEUE_SIZE=text, OTEL_SERVICE_NAME=text)
     assert settings.traces_sampler == "parentbased_always_on"
-    assert settings.bsp_max_queue_size == 2048
+    assert settings.bsp_max_queue_size == config.DEFAULT_QUEUE_SIZE
     assert warnings == []
 
 
@@ -167,10 +167,11 @@ def test_specification_defaults(warnings):
     assert s.traces_sampler == "parentbased_always_on"
     assert s.traces_sampler_arg == 1.0
     assert s.propagators == ["tracecontext", "baggage"]
+    # The queue deviates on purpose (bursts; it is bounded by bytes too): docs/reliability.md.
     assert (s.bsp_schedule_delay, s.bsp_export_timeout, s.bsp_max_queue_size,
-            s.bsp_max_export_batch_size) == (5000, 30000, 2048, 512)
+            s.bsp_max_export_batch_size) == (5000, 30000, config.DEFAULT_QUEUE_SIZE, 512)
     assert (s.blrp_schedule_delay, s.blrp_export_timeout, s.blrp_max_queue_size,
-            s.blrp_max_export_batch_size) == (1000, 30000, 2048, 512)
+            s.blrp_max_export_batch_size) == (1000, 30000, config.DEFAULT_QUEUE_SIZE, 512)
     assert s.python_exit_timeout == 3000
     assert s.log_level == "info"
     for signal in ("traces", "logs"):
@@ -275,8 +276,41 @@ def test_batch_larger_than_queue_warns(warnings):
 
 def test_queue_of_zero_warns(warnings):
     s = load(OTEL_BLRP_MAX_QUEUE_SIZE="0")
-    assert s.blrp_max_queue_size == 2048
-    assert len(warnings) == 1 and "OTEL_BLRP_MAX_QUEUE_SIZE" in warnings[0]
+    assert s.blrp_max_queue_size == 1  # the nearest sane value
+    assert len(warnings) == 1 and "OTEL_BLRP_MAX_QUEUE_SIZE=0 is out of range" in warnings[0]
+
+
+BOUNDED = [var for var in config.VARIABLES if var.bounds is not None]
+
+
+def test_every_duration_and_size_has_a_documented_range():
+    names = {var.name for var in BOUNDED}
+    for var in config.VARIABLES:
+        if var.parse in (config.parse_int, config.parse_millis, config.parse_optional_int):
+            assert var.name in names or var.name == "OTEL_PYTHON_TRUSTED_PROXY_COUNT", var.name
+    for var in BOUNDED:
+        assert "{:,}".format(var.bounds[1]) in var.doc  # shown in the README table
+
+
+@pytest.mark.parametrize("var", BOUNDED, ids=lambda var: var.name)
+def test_a_value_out_of_range_warns_once_and_uses_the_nearest_end(var, warnings):
+    lowest, highest = var.bounds
+    huge = "9223372036854775807"  # killed the export thread with an OverflowError
+    s = load(**{var.name: huge})
+    assert getattr(s, config.attribute_name(var.name)) == highest or var.name.endswith("_BATCH_SIZE")
+    assert len(warnings) == 1 and var.name in warnings[0] and str(highest) in warnings[0]
+    if lowest > 0:
+        del warnings[:]
+        s = load(**{var.name: str(lowest - 1)})
+        assert getattr(s, config.attribute_name(var.name)) == lowest
+        assert len(warnings) == 1 and var.name in warnings[0] and "using %d" % lowest in warnings[0]
+
+
+def test_a_schedule_delay_of_zero_does_not_busy_loop(warnings):
+    s = load(OTEL_BSP_SCHEDULE_DELAY="0", OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="0")
+    assert s.bsp_schedule_delay == config.DELAY_MS[0] > 0
+    assert s.exporter("traces").timeout_ms == config.TIMEOUT_MS[0]
+    assert len(warnings) == 2
 
 
 # --- limits -----------------------------------------------------------------------

@@ -137,3 +137,26 @@ def test_log_record_on_one_line_with_its_trace_id():
     assert re.match(r"^log \d\d:\d\d:\d\d\.\d{3} ERROR   shop\.payments: payment failed\\nretrying  "
                     r"trace=0{26}abcdef span=0{14}42$", lines[0]), lines[0]
     assert re.match(r"^log \S+ INFO    shop: started$", lines[1]), lines[1]
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text")
+
+
+def test_text_from_the_application_always_prints():
+    """A lone surrogate (a client's JSON "\\udcff") in names, attributes and log bodies is
+    printed as U+FFFD; a stream that cannot encode it gets "?"; nothing raises."""
+    sink = Collect()
+    tracer = TracerProvider(None, AlwaysOn(), processors=[sink]).get_tracer("test")
+    tracer.start_span("GET caf\udcff", SpanKind.SERVER, attributes={"url.path": "/caf\udcff"}).end()
+    records = [LogRecord("caf\udcff"), LogRecord({"name": "caf\udcff"}), LogRecord(Unprintable()), LogRecord("ok")]
+    utf8, ascii_bytes = io.StringIO(), io.BytesIO()
+    ascii_stream = io.TextIOWrapper(ascii_bytes, encoding="ascii")
+    for stream in (utf8, ascii_stream):
+        assert ConsoleSpanExporter(stream).export(sink.spans, None).exported == 1
+        result = ConsoleLogExporter(stream).export(records, None)
+        assert (result.exported, result.dropped, result.reason) == (3, 1, "could not be encoded")
+    ascii_stream.flush()
+    assert "GET caf\ufffd" in utf8.getvalue() and "caf\ufffd" in utf8.getvalue().splitlines()[-3]
+    assert "GET caf?" in ascii_bytes.getvalue().decode("ascii")

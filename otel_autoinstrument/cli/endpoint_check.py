@@ -1,10 +1,11 @@
 """The live check behind ``otel-run --info``: POST an empty export to each OTLP endpoint
 and say what happened in words an operator can act on.
 
-The request is what the exporter would send (same URL, protocol, headers, compression,
-CA bundle and client certificate), with an empty body and a short timeout; nothing is
-retried and redirects are not followed. Empty OTLP requests are valid: a receiver
-answers 200 and stores nothing.
+The request is what the exporter would send, through the exporter's own transport
+(``export.http_transport``: same URL, protocol, headers, compression, CA bundle and
+client certificate), with an empty body and a short timeout; nothing is retried and
+redirects are not followed. Empty OTLP requests are valid: a receiver answers 200 and
+stores nothing.
 """
 
 GRPC_PORT = 4317
@@ -21,7 +22,7 @@ def host_port(url):
 
 
 def _causes(exc):
-    """The exception and everything it wraps (urllib3 and requests nest them deeply)."""
+    """The exception and everything it wraps."""
     seen, todo, out = set(), [exc], []
     while todo and len(out) < 20:
         item = todo.pop(0)
@@ -29,7 +30,7 @@ def _causes(exc):
             continue
         seen.add(id(item))
         out.append(item)
-        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        todo += [getattr(item, "cause", None), item.__cause__, item.__context__, getattr(item, "reason", None)]
         todo += list(getattr(item, "args", ()))
     return out
 
@@ -43,9 +44,9 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
     import gzip
     import socket
     import ssl
+    import time
 
-    import requests
-
+    from ..export.http_transport import Connection, TlsError, TransportError
     from ..redaction.secrets import mask, mask_url, secret_strings
     from ..version import __version__
 
@@ -62,50 +63,54 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
     if exporter.compression == "gzip":
         body = gzip.compress(body)
         headers["Content-Encoding"] = "gzip"
-    session = requests.Session()
-    session.trust_env = False
     bundle = exporter.certificate or None
-    if bundle:
-        session.verify = bundle
-    if exporter.client_certificate and exporter.client_key:
-        session.cert = (exporter.client_certificate, exporter.client_key)
+    context = None
+    if https:
+        try:
+            context = ssl.create_default_context(cafile=bundle)
+            if exporter.client_certificate and exporter.client_key:
+                context.load_cert_chain(exporter.client_certificate, exporter.client_key, password=lambda: b"")
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            result["diagnosis"] = "cannot load the TLS files (%s): %s" % (
+                ", ".join(filter(None, (bundle, exporter.client_certificate, exporter.client_key))), exc)
+            return result
     timeout = min(timeout_s, exporter.timeout_ms / 1000.0 or timeout_s)
+    connection = Connection(url, headers, context)
     try:
-        response = session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
-    except requests.exceptions.SSLError as exc:
+        answer = connection.post(body, time.monotonic() + timeout)
+    except TlsError as exc:
         result["reachable"], result["tls"] = True, "failed"
         result["diagnosis"] = mask(_tls_diagnosis(_causes(exc), where, bundle, exporter, ssl),
                                    secret_strings((url,), exporter.headers), 500)
         return result
-    except requests.exceptions.ConnectTimeout:
-        result["diagnosis"] = ("no answer from %s within %.0f s: a firewall dropping the packets, or a "
-                               "wrong address" % (where, timeout))
-        return result
-    except requests.exceptions.ReadTimeout:
-        result["reachable"] = True
-        result["tls"] = "ok" if https else None
-        result["diagnosis"] = ("%s accepted the connection but sent no HTTP answer within %.0f s: a hung "
-                               "collector, or not an OTLP/HTTP port%s" % (where, timeout, _grpc_hint(port)))
-        return result
-    except requests.exceptions.RequestException as exc:
+    except TransportError as exc:
         causes = _causes(exc)
-        if _first(causes, ConnectionRefusedError) is not None or "refused" in str(exc).lower():
+        if exc.connect and exc.timeout:
+            result["diagnosis"] = ("no answer from %s within %.0f s: a firewall dropping the packets, or a "
+                                   "wrong address" % (where, timeout))
+        elif exc.timeout:
+            result["reachable"] = True
+            result["tls"] = "ok" if https else None
+            result["diagnosis"] = ("%s accepted the connection but sent no HTTP answer within %.0f s: a hung "
+                                   "collector, or not an OTLP/HTTP port%s" % (where, timeout, _grpc_hint(port)))
+        elif _first(causes, ConnectionRefusedError) is not None:
             result["diagnosis"] = ("connection refused: nothing listens on %s. Is the collector running? "
                                    "Is 4317 (OTLP/gRPC) used instead of 4318 (OTLP/HTTP)?" % where)
-        elif _first(causes, socket.gaierror) is not None or "resolve" in str(exc).lower():
+        elif _first(causes, socket.gaierror) is not None:
             result["diagnosis"] = "cannot resolve the host name %r (DNS)" % host
+        elif exc.connect:
+            result["diagnosis"] = "cannot connect to %s: %s" % (where, exc)
         else:
             result["reachable"] = True
-            cause = causes[-1] if causes else exc
             result["diagnosis"] = ("%s closed the connection without an HTTP answer (%s): not an "
-                                   "OTLP/HTTP port?%s%s" % (where, type(cause).__name__, _grpc_hint(port),
+                                   "OTLP/HTTP port?%s%s" % (where, exc, _grpc_hint(port),
                                                             "" if https else " Or a TLS port: use https://"))
         return result
     finally:
-        session.close()
-    status = response.status_code
+        connection.close()
+    status = answer.status
     result.update(reachable=True, http_status=status, tls="ok" if https else None)
-    result["ok"], result["diagnosis"] = _status_diagnosis(status, response, signal, exporter)
+    result["ok"], result["diagnosis"] = _status_diagnosis(status, answer, signal, exporter)
     return result
 
 
@@ -118,12 +123,7 @@ def _tls_diagnosis(causes, where, bundle, exporter, ssl):
     if bundle:
         trusted = "the CA bundle %s=%s" % (source, bundle)
     else:
-        try:
-            import certifi
-
-            trusted = "the default CA bundle (certifi, %s)" % certifi.where()
-        except ImportError:
-            trusted = "the default CA bundle"
+        trusted = "the system's CA store"
     verify = _first(causes, ssl.SSLCertVerificationError)
     if verify is not None:
         reason = getattr(verify, "verify_message", "") or str(verify)
@@ -141,12 +141,12 @@ def _tls_diagnosis(causes, where, bundle, exporter, ssl):
     return "TLS failed talking to %s: %s" % (where, text)
 
 
-def _status_diagnosis(status, response, signal, exporter):
+def _status_diagnosis(status, answer, signal, exporter):
     endpoint_var = exporter.sources.get("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT")
     if 200 <= status < 300:
         return True, "reachable; an empty export was accepted (HTTP %d)" % status
     if status in (301, 302, 303, 307, 308):
-        target = response.headers.get("Location", "?")
+        target = answer.headers.get("location", "?")
         from ..redaction.secrets import mask_url
 
         return False, ("HTTP %d: the endpoint redirects to %s; exports do not follow redirects, set the "

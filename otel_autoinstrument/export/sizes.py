@@ -66,9 +66,14 @@ def value_size(value):
     return size
 
 
-def estimate_span(span, _len=len):
+def estimate_span(span, _len=len, _sum=sum, _map=map, _hint=length_hint, _type=type, _scalars=_SCALARS):
     """Approximate encoded size of an ended span."""
-    size = ITEM_BYTES + _len(span.name) + attributes_size(span.attributes)
+    attributes = span.attributes
+    values = attributes.values()
+    if _scalars.issuperset(_map(_type, values)):  # attributes_size(), inlined: the hot path
+        size = ITEM_BYTES + _len(span.name) + _sum(_map(_hint, values)) + PAIR_BYTES * _len(values)
+    else:
+        size = ITEM_BYTES + _len(span.name) + value_size(attributes)
     if span.status_message:
         size += _len(span.status_message)
     events = span.events

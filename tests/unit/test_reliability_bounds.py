@@ -25,10 +25,12 @@ from otel_autoinstrument.logs.record import LogRecord
 from otel_autoinstrument.resource import from_settings
 from otel_autoinstrument.trace.sampling import AlwaysOn
 from otel_autoinstrument.trace.tracer import TracerProvider
+from support.memory import MemoryProcessor
 from support.receiver import Receiver
 
 KB = 1024
 MB = 1024 * KB
+MAX_ITEM_BYTES_DEFAULT = batch.MAX_ITEM_BYTES
 
 
 class GatedExporter:
@@ -90,6 +92,49 @@ def test_the_estimate_follows_the_string_values():
     span.add_event("exception", {"exception.stacktrace": "y" * 5000})
     assert 6000 < estimate_span(span) < 7000
     assert 10 * KB < estimate_log(LogRecord("z" * 10 * KB, attributes={"code": 1})) < 11 * KB
+
+
+def test_the_estimate_follows_the_encoded_size_of_every_kind_of_value():
+    """Strings inside lists (captured headers), events with stack traces, links with
+    attributes, status messages, log bodies of every type: the estimate is close to what
+    the encoder writes, and never a count of elements."""
+    from otel_autoinstrument.export import encode_proto
+    from otel_autoinstrument.trace.span import SpanContext
+
+    memory = MemoryProcessor()
+    tracer = TracerProvider(None, AlwaysOn(), processors=[memory]).get_tracer("t")
+    headers = tracer.start_span("headers")
+    headers.set_attribute("http.request.header.x-forwarded-for", ["%08d" % i * 512 for i in range(20)])
+    headers.end()
+    failed = tracer.start_span("failed")
+    try:
+        1 / 0
+    except ZeroDivisionError as exc:
+        failed.record_exception(exc)
+    failed.set_status(2, "ZeroDivisionError: division by zero " * 20)
+    failed.add_link(SpanContext(1, 2, 1), {"a": "b" * 1000, "l": ("x" * 500, "y" * 500)})
+    failed.end()
+    tracer.start_span("small", attributes={"i": 1, "kind": "loop", "ratio": 0.5}).end()
+    records = [LogRecord({"user": {"name": "a" * 3000, "roles": ["r" * 100] * 20}, "ok": True}),
+               LogRecord(["z" * 1000] * 10), LogRecord(b"b" * 5000), LogRecord("hello"), LogRecord(12345)]
+    sized = [(estimate_span(s), len(encode_proto._span(s))) for s in memory.spans]
+    sized += [(estimate_log(r), len(encode_proto._log(r))) for r in records]
+    for estimate, encoded in sized:
+        if encoded > KB:
+            assert 0.9 * encoded <= estimate <= 1.3 * encoded, (estimate, encoded)
+        else:
+            assert encoded <= estimate <= 4 * encoded, (estimate, encoded)
+
+
+def test_a_value_too_deep_or_containing_itself_is_estimated_unbounded():
+    from otel_autoinstrument.export import sizes
+
+    looping = {"a": 1}
+    looping["self"] = looping
+    wide = [["x"] * 100] * 200
+    for body in (looping, wide):
+        assert estimate_log(LogRecord(body)) > MAX_ITEM_BYTES_DEFAULT
+    assert sizes.value_size([["x"] * 10] * 10) < KB
 
 
 def test_large_items_are_held_to_a_byte_budget(make):

@@ -35,6 +35,7 @@ from ..version import __version__
 from . import outcome as reasons
 from . import preload
 from ..redaction.secrets import mask, mask_url, secret_strings
+from .endpoint import endpoint_problem, valid_headers
 from .outcome import Outcome
 
 _ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
@@ -89,7 +90,7 @@ class OtlpHttpExporter:
             "Content-Type": "application/json" if self.json else "application/x-protobuf",
             "User-Agent": "otel-autoinstrument/" + __version__,
         }
-        self.headers.update(_valid_headers(exporter_settings.headers, exporter_settings.sources["headers"]))
+        self.headers.update(valid_headers(exporter_settings.headers, exporter_settings.sources["headers"]))
         if exporter_settings.compression == "gzip":
             self.headers["Content-Encoding"] = "gzip"
         self._secrets = secret_strings((self.url,), exporter_settings.headers)
@@ -352,50 +353,6 @@ def _merge(total, result):
         also = total.also if total.also is not None else {}
         also[result.reason] = also.get(result.reason, 0) + result.dropped
         total.also = also
-
-
-def endpoint_problem(url):
-    """Why ``url`` cannot be an OTLP/HTTP endpoint, or None when it can."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
-    except ValueError as exc:
-        return "not a valid URL (%s)" % exc
-    if parts.scheme not in ("http", "https"):
-        return "not an http:// or https:// URL"
-    if not parts.hostname:
-        return "no host in the URL"
-    if any(ch in url for ch in "\r\n\t\x00 "):
-        return "whitespace or control characters in the URL"
-    return None
-
-
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _valid_headers(headers, source):
-    """The headers HTTP can carry; each invalid one is left out with a warning (value masked)."""
-    valid = {}
-    for name, value in headers.items():
-        name = name.strip() if isinstance(name, str) else ""
-        value = value.strip() if isinstance(value, str) else ""
-        problem = None
-        if not name or not _TOKEN_CHARS.issuperset(name):
-            problem = "not a valid header name"
-        elif any(ch in value for ch in "\r\n\x00"):
-            problem = "line breaks in the value"
-        else:
-            try:
-                value.encode("latin-1")
-            except UnicodeEncodeError:
-                problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
-        if problem:
-            _log.warning("%s: header %r left out: %s", source, name[:64], problem)
-            continue
-        valid[name] = value
-    return valid
 
 
 def _tls_reason(exc):

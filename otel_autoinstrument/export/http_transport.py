@@ -20,6 +20,8 @@ never imports one of the application's third-party libraries behind its back.
 """
 
 import socket
+import struct
+import sys
 import time
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -27,6 +29,12 @@ MAX_HEAD_BYTES = 64 * 1024
 _READ_SIZE = 65536
 _MAX_INFORMATIONAL = 8  # "100 Continue" and friends skipped before the real answer
 _CHECK_IDLE_S = 1.0  # a connection idle longer is checked for a close by the collector
+# Linux: a plain connection is a blocking socket whose reads and writes are bounded by
+# SO_RCVTIMEO/SO_SNDTIMEO (set from the deadline before each call). A socket with a
+# Python timeout polls before each call, and every system call gives up the GIL: while
+# the application keeps the CPU busy, each costs the export thread a switch interval.
+_OS_TIMEOUTS = sys.platform.startswith("linux") and hasattr(socket, "SO_RCVTIMEO")
+_timeval = struct.Struct("@ll").pack
 
 
 class TransportError(Exception):
@@ -161,6 +169,8 @@ class Connection:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.https:
                 sock = self._handshake(sock, deadline)
+            elif _OS_TIMEOUTS:
+                sock.settimeout(None)
         except BaseException:
             sock.close()
             raise
@@ -186,13 +196,10 @@ class Connection:
     def _exchange(self, sock, request, deadline):
         import ssl
 
+        io = _BlockingIo(sock, deadline) if _OS_TIMEOUTS and not self.https else _TimeoutIo(sock, deadline)
         try:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TransportError("timed out before sending", timeout=True)
-            sock.settimeout(remaining)
-            sock.sendall(request)
-            answer, reusable = _Reader(sock, deadline).answer()
+            io.send(request)
+            answer, reusable = _Reader(io).answer()
         except ssl.SSLError as exc:
             raise TlsError(str(exc), cause=exc) from None
         except socket.timeout as exc:
@@ -208,21 +215,65 @@ class Connection:
         return answer
 
 
-class _Reader:
-    """Reads one answer from ``sock``, each read bounded by what is left of ``deadline``."""
+def _remaining(deadline):
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TransportError("no complete answer within the timeout", timeout=True)
+    return remaining
+
+
+class _TimeoutIo:
+    """Reads and writes bounded by the socket's Python timeout (TLS, other systems)."""
 
     def __init__(self, sock, deadline):
         self.sock = sock
         self.deadline = deadline
+
+    def send(self, data):
+        self.sock.settimeout(_remaining(self.deadline))
+        self.sock.sendall(data)  # the timeout bounds the whole sendall (Python >= 3.5)
+
+    def recv(self):
+        self.sock.settimeout(_remaining(self.deadline))
+        return self.sock.recv(_READ_SIZE)
+
+
+class _BlockingIo(_TimeoutIo):
+    """Reads and writes of a blocking socket, each bounded by SO_RCVTIMEO/SO_SNDTIMEO."""
+
+    def _arm(self, option):
+        remaining = max(0.001, _remaining(self.deadline))  # 0 would mean "no timeout"
+        seconds = int(remaining)
+        self.sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds, int((remaining - seconds) * 1e6)))
+
+    def send(self, data):
+        view = memoryview(data)
+        while view:
+            self._arm(socket.SO_SNDTIMEO)
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:
+                raise TransportError("could not send within the timeout", timeout=True) from None
+            view = view[sent:]
+
+    def recv(self):
+        self._arm(socket.SO_RCVTIMEO)
+        try:
+            return self.sock.recv(_READ_SIZE)
+        except BlockingIOError:
+            raise TransportError("no complete answer within the timeout", timeout=True) from None
+
+
+class _Reader:
+    """Reads one answer through ``io``, each read bounded by what is left of the deadline."""
+
+    def __init__(self, io):
+        self.io = io
         self.buffer = bytearray()
         self.received = 0
 
     def _more(self):
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TransportError("no complete answer within the timeout", timeout=True)
-        self.sock.settimeout(remaining)
-        data = self.sock.recv(_READ_SIZE)
+        data = self.io.recv()
         if not data:
             raise _Closed(self.received > 0)
         self.received += len(data)

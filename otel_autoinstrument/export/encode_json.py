@@ -2,9 +2,10 @@
 span ids as hex strings, enums as integers, lowerCamelCase keys, 64-bit integers as
 decimal strings. Run in the export thread.
 
-Each item is serialized on its own (so one that cannot be encoded is dropped alone, and
-request bodies are cut by their real size) and the request document is assembled
-around the items' bytes; text is UTF-8, lone surrogates replaced (see ``encoding``).
+Each item becomes its JSON structure on its own (one that cannot be encoded is dropped
+alone); the batch is then serialized as one document, or, when that is larger than a
+request may be, item by item and cut by size. Text is UTF-8, lone surrogates replaced
+(see ``encoding``).
 """
 
 import json
@@ -109,25 +110,40 @@ def _log(record):
     return out
 
 
-_SIGNALS = {"traces": (_span, b'{"resourceSpans":[{"resource":', b',"scopeSpans":[', b',"spans":['),
-            "logs": (_log, b'{"resourceLogs":[{"resource":', b',"scopeLogs":[', b',"logRecords":[')}
+_SIGNALS = {"traces": (_span, "resourceSpans", "scopeSpans", "spans"),
+            "logs": (_log, "resourceLogs", "scopeLogs", "logRecords")}
+
+
+def _utf8(text):
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return safe_utf8(text)
 
 
 def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
     """``Encoded``: the request bodies for ``items`` (spans or log records)."""
-    make, head, scopes_key, items_key = _SIGNALS[signal]
+    make, resource_key, scopes_key, items_key = _SIGNALS[signal]
     out = Encoded()
-    resource_json = safe_utf8(_dumps({"attributes": key_values(resource.attributes) if resource else []}))
-    groups = []
-    for scope, group in by_scope(items):
-        scope_json = b'{"scope":' + safe_utf8(_dumps(_scope(scope))) + items_key
-        encoded = encode_items(group, lambda item: _dumps(make(item)).encode(),
-                               lambda item: safe_utf8(_dumps(make(item))), out)
-        groups.append((scope_json, len(scope_json) + 8, encoded))
-    for request in chunks(groups, limit - len(resource_json) - 64, out):
+    resource_json = {"attributes": key_values(resource.attributes) if resource else []}
+    groups = [(scope, encode_items(group, make, make, out)) for scope, group in by_scope(items)]
+    count = sum(len(built) for _, built in groups)
+    if not count:
+        return out
+    body = _utf8(_dumps({resource_key: [{"resource": resource_json, scopes_key: [
+        {"scope": _scope(scope), items_key: built} for scope, built in groups if built]}]}))
+    if len(body) <= limit:
+        out.bodies.append((body, count))
+        return out
+    # Too large for one request: each item serialized on its own, the bodies cut by size.
+    head = b'{"%s":[{"resource":%s,"%s":[' % (resource_key.encode(), _utf8(_dumps(resource_json)), scopes_key.encode())
+    sized = []
+    for scope, built in groups:
+        scope_json = b'{"scope":%s,"%s":[' % (_utf8(_dumps(_scope(scope))), items_key.encode())
+        sized.append((scope_json, len(scope_json) + 8, [_utf8(_dumps(item)) for item in built]))
+    for request in chunks(sized, limit - len(head) - 64, out):
         body = b",".join(scope_json + b",".join(encoded) + b"]}" for scope_json, encoded in request)
-        out.bodies.append((head + resource_json + scopes_key + body + b"]}]}",
-                           sum(len(encoded) for _, encoded in request)))
+        out.bodies.append((head + body + b"]}]}", sum(len(encoded) for _, encoded in request)))
     return out
 
 

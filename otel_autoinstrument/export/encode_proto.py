@@ -22,6 +22,9 @@ _INT64_END = 1 << 63
 _MASK64 = (1 << 64) - 1
 _BYTE = [bytes((i,)) for i in range(128)]
 _times = struct.Struct("<BQBQ").pack  # span fields 7 and 8 (fixed64), tags included
+_ids = struct.Struct(">2sQQ2sQ").pack  # trace id (two halves) and span id, tags included
+_id = struct.Struct(">2sQ").pack  # one span id, its tag included
+_HALF = (1 << 64) - 1
 _fixed64 = struct.Struct("<Q").pack
 _fixed32 = struct.Struct("<I").pack
 _double = struct.Struct("<d").pack
@@ -166,14 +169,16 @@ def _span(span, utf8=_strict):
     """A ``ScopeSpans.spans`` field (tag, length, Span message)."""
     context = span.context
     parent = span.parent
-    parts = [b"\x0a\x10", context.trace_id.to_bytes(16, "big"), b"\x12\x08", context.span_id.to_bytes(8, "big")]
+    trace_id = context.trace_id
+    parts = [_ids(b"\x0a\x10", trace_id >> 64, trace_id & _HALF, b"\x12\x08", context.span_id)]
     if context.trace_state:
         data = _text(context.trace_state, utf8)
         parts += (b"\x1a", _varint(len(data)), data)
     if parent is not None:
-        parts += (b"\x22\x08", parent.span_id.to_bytes(8, "big"))
-    if span.name:
-        data = _text(span.name, utf8)
+        parts.append(_id(b"\x22\x08", parent.span_id))
+    name = span.name
+    if name:
+        data = utf8(name) if type(name) is str else _text(name, utf8)
         parts += (b"\x2a", _varint(len(data)), data)
     if span.kind:
         parts += (b"\x30", _varint(span.kind))
@@ -201,17 +206,31 @@ def _span(span, utf8=_strict):
             parts += (b"\x6a", _varint(len(data)), data)
     if span.dropped_links:
         parts += (b"\x70", _varint(span.dropped_links))
-    message, code = span.status_message, span.status_code
-    if message or code:
-        data = _text(message, utf8) if message else b""
-        status = (b"\x12" + _varint(len(data)) + data if data else b"") + (b"\x18" + _varint(code) if code else b"")
-        parts += (b"\x7a", _varint(len(status)), status)
-    else:
-        parts.append(b"\x7a\x00")  # status is always set, as the message-object encoder does
     flags = 0x100 | (0x200 if parent is not None and parent.is_remote else 0) | (context.trace_flags & 0xFF)
-    parts += (b"\x85\x01", _fixed32(flags))
+    message = span.status_message
+    if message:
+        data = _text(message, utf8)
+        status = b"\x12" + _varint(len(data)) + data + (b"\x18" + _varint(span.status_code) if span.status_code else b"")
+        parts += (b"\x7a", _varint(len(status)), status, b"\x85\x01", _fixed32(flags))
+    else:
+        parts.append(_status_and_flags(span.status_code, flags))
     data = b"".join(parts)
     return b"\x12" + _varint(len(data)) + data
+
+
+_tails = {}
+
+
+def _status_and_flags(code, flags):
+    """Fields 15 (a status without message; always set, as protobuf's own encoder does)
+    and 16, which repeat from span to span."""
+    tail = _tails.get((code, flags))
+    if tail is None:
+        status = b"\x18" + _varint(code) if code else b""
+        tail = b"\x7a" + _varint(len(status)) + status + b"\x85\x01" + _fixed32(flags)
+        if len(_tails) < 64:
+            _tails[(code, flags)] = tail
+    return tail
 
 
 def _safe_span(span):
@@ -237,8 +256,9 @@ def _log(record, utf8=_strict):
     flags = record.trace_flags & 0xFF
     if flags:
         parts += (b"\x45", _fixed32(flags))
-    if record.trace_id:
-        parts += (b"\x4a\x10", record.trace_id.to_bytes(16, "big"), b"\x52\x08", record.span_id.to_bytes(8, "big"))
+    trace_id = record.trace_id
+    if trace_id:
+        parts.append(_ids(b"\x4a\x10", trace_id >> 64, trace_id & _HALF, b"\x52\x08", record.span_id))
     if record.observed_ns:
         parts += (b"\x59", _fixed64(record.observed_ns))
     if record.event_name:

@@ -132,7 +132,8 @@ class BatchProcessor:
         if self._stopping:
             next(self._late)
             return
-        if len(self._queue) >= self.max_queue_size:
+        queue = self._queue
+        if len(queue) >= self.max_queue_size:
             next(self._full)
             return
         try:
@@ -142,23 +143,31 @@ class BatchProcessor:
         if size > self.max_item_bytes:
             next(self._too_large)
             return
-        if not self._enqueue(item, size):
+        # _enqueue(), inlined (the hot path); acquire/release: cheaper than ``with``, and
+        # nothing between them can raise.
+        lock = self._lock
+        lock.acquire()
+        total = self._bytes + size
+        if total > self.max_queue_bytes or len(queue) >= self.max_queue_size:
+            lock.release()
+            next(self._full)
             return
+        self._bytes = total
+        queue.append((item, size))
+        lock.release()
         if self._thread is None:
             self._start()
-        elif len(self._queue) >= self.max_batch_size and not self._notified:
+        elif len(queue) >= self.max_batch_size and not self._notified:
             self._notified = True
             self._wake.set()
 
     def _enqueue(self, item, size):
+        """Queue ``item`` of ``size`` estimated bytes, or count it as dropped (queue full)."""
         queue = self._queue
         with self._lock:
-            total = self._bytes + size
-            if total > self.max_queue_bytes or len(queue) >= self.max_queue_size:
-                full = True
-            else:
-                full = False
-                self._bytes = total
+            full = self._bytes + size > self.max_queue_bytes or len(queue) >= self.max_queue_size
+            if not full:
+                self._bytes += size
                 queue.append((item, size))
         if full:
             next(self._full)

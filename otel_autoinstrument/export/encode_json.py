@@ -53,7 +53,20 @@ def key_values(attributes, depth=0):
 
 
 def _scope(scope):
-    return {"name": str(scope.name), "version": str(scope.version)} if scope is not None else {}
+    if scope is None:
+        return {}
+    out = {"name": str(scope.name), "version": str(scope.version)}
+    if scope.attributes:
+        out["attributes"] = key_values(scope.attributes)
+    return out
+
+
+def _scoped(scope, key, items):
+    """One ScopeSpans / ScopeLogs entry."""
+    out = {"scope": _scope(scope), key: items}
+    if scope is not None and scope.schema_url:
+        out["schemaUrl"] = str(scope.schema_url)
+    return out
 
 
 def _span(span):
@@ -131,7 +144,7 @@ def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
     if not count:
         return out
     body = _utf8(_dumps({resource_key: [{"resource": resource_json, scopes_key: [
-        {"scope": _scope(scope), items_key: built} for scope, built in groups if built]}]}))
+        _scoped(scope, items_key, built) for scope, built in groups if built]}]}))
     if len(body) <= limit:
         out.bodies.append((body, count))
         return out
@@ -139,10 +152,12 @@ def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
     head = b'{"%s":[{"resource":%s,"%s":[' % (resource_key.encode(), _utf8(_dumps(resource_json)), scopes_key.encode())
     sized = []
     for scope, built in groups:
-        scope_json = b'{"scope":%s,"%s":[' % (_utf8(_dumps(_scope(scope))), items_key.encode())
-        sized.append((scope_json, len(scope_json) + 8, [_utf8(_dumps(item)) for item in built]))
+        entry = _utf8(_dumps(_scoped(scope, items_key, [])))  # ...,"spans":[]} and maybe "schemaUrl"
+        opening, closing = entry.split(b'"%s":[]' % items_key.encode(), 1)
+        frame = (opening + b'"%s":[' % items_key.encode(), b"]" + closing)
+        sized.append((frame, len(entry) + 8, [_utf8(_dumps(item)) for item in built]))
     for request in chunks(sized, limit - len(head) - 64, out):
-        body = b",".join(scope_json + b",".join(encoded) + b"]}" for scope_json, encoded in request)
+        body = b",".join(frame[0] + b",".join(encoded) + frame[1] for frame, encoded in request)
         out.bodies.append((head + body + b"]}]}", sum(len(encoded) for _, encoded in request)))
     return out
 

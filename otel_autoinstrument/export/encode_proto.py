@@ -282,8 +282,18 @@ def _scope_field(scope):
         if scope.version:
             data = _text(scope.version, safe_utf8)
             parts += (b"\x12", _varint(len(data)), data)
+        if scope.attributes:
+            _attributes(scope.attributes, b"\x1a", safe_utf8, parts)
     data = b"".join(parts)
     return b"\x0a" + _varint(len(data)) + data
+
+
+def _schema_url_field(scope):
+    """``Scope*.schema_url`` (field 3, after the items)."""
+    if scope is None or not scope.schema_url:
+        return b""
+    data = _text(scope.schema_url, safe_utf8)
+    return b"\x1a" + _varint(len(data)) + data
 
 
 def _resource_field(resource):
@@ -298,8 +308,8 @@ def _request(resource_field, groups):
     """Export*ServiceRequest{resource_*s: [{resource, scope_*s: [{scope, items}]}]}: the
     two signals share the field numbers of this outline."""
     parts = [resource_field]
-    for scope_field, items in groups:
-        data = b"".join([scope_field] + items)
+    for (scope_field, schema_url_field), items in groups:
+        data = b"".join([scope_field] + items + [schema_url_field])
         parts += (b"\x12", _varint(len(data)), data)
     data = b"".join(parts)
     return b"\x0a" + _varint(len(data)) + data
@@ -312,8 +322,8 @@ def encode(signal, resource, items, limit=MAX_REQUEST_BYTES):
     resource_field = _resource_field(resource)
     groups = []
     for scope, group in by_scope(items):
-        scope_field = _scope_field(scope)
-        groups.append((scope_field, len(scope_field) + 8, encode_items(group, one, safe, out)))
+        fields = (_scope_field(scope), _schema_url_field(scope))
+        groups.append((fields, len(fields[0]) + len(fields[1]) + 8, encode_items(group, one, safe, out)))
     for request in chunks(groups, limit - len(resource_field) - 16, out):
         out.bodies.append((_request(resource_field, request), sum(len(items) for _, items in request)))
     return out

@@ -76,7 +76,7 @@ def by_scope(items):
     scopes = {}
     for item in items:
         scope = item.scope
-        key = (scope.name, scope.version) if scope is not None else ("", "")
+        key = scope.key if scope is not None else None
         group = groups.get(key)
         if group is None:
             group = groups[key] = []

@@ -73,14 +73,18 @@ def _resource(resource):
 def _scope(scope):
     if scope is None:
         return InstrumentationScope()
-    return InstrumentationScope(name=scope.name, version=scope.version)
+    return InstrumentationScope(name=scope.name, version=scope.version, attributes=key_values(scope.attributes))
+
+
+def _schema_url(scope):
+    return scope.schema_url if scope is not None else ""
 
 
 def _by_scope(items):
     groups = defaultdict(list)
     scopes = {}
     for item in items:
-        key = (item.scope.name, item.scope.version) if item.scope is not None else ("", "")
+        key = item.scope.key if item.scope is not None else None
         groups[key].append(item)
         scopes[key] = item.scope
     return [(scopes[key], group) for key, group in groups.items()]
@@ -122,7 +126,7 @@ def encode_spans(resource, spans):
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add(resource=_resource(resource))
     for scope, group in _by_scope(spans):
-        scope_spans = resource_spans.scope_spans.add(scope=_scope(scope))
+        scope_spans = resource_spans.scope_spans.add(scope=_scope(scope), schema_url=_schema_url(scope))
         scope_spans.spans.extend(_span(span) for span in group)
     return request.SerializeToString()
 
@@ -150,7 +154,7 @@ def encode_logs(resource, records):
     request = ExportLogsServiceRequest()
     resource_logs = request.resource_logs.add(resource=_resource(resource))
     for scope, group in _by_scope(records):
-        scope_logs = resource_logs.scope_logs.add(scope=_scope(scope))
+        scope_logs = resource_logs.scope_logs.add(scope=_scope(scope), schema_url=_schema_url(scope))
         scope_logs.log_records.extend(_log(record) for record in group)
     return request.SerializeToString()
 

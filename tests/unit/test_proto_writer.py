@@ -1,7 +1,7 @@
 """The hand-written OTLP protobuf writer against the message-object encoder it replaced
 (``support.reference_proto``, which builds opentelemetry-proto messages and lets protobuf
-serialize them): the same bytes for every value type, event, link, status, flag and log
-body; text that always encodes (lone surrogates become U+FFFD); an item that cannot be
+serialize them): the same bytes for every value type, event, link, status, flag, scope
+(attributes, schema URL) and log body; text that always encodes (lone surrogates become U+FFFD); an item that cannot be
 encoded dropped alone; request bodies cut by their real size; the partial-success
 answer read without protobuf."""
 
@@ -52,7 +52,8 @@ def make_spans(fix=lambda s: s):
     memory = MemoryProcessor()
     provider = TracerProvider(None, AlwaysOn(), Limits(attribute_count=100, event_count=2, link_count=2),
                               processors=[memory])
-    tracer = provider.get_tracer(fix("scope.one"), fix("1.0"))
+    tracer = provider.get_tracer(fix("scope.one"), fix("1.0"), schema_url=fix("https://opentelemetry.io/schemas/1.26.0"),
+                                 attributes=text({"library.kind": "http", "n": 1, "l": ("a",)}, fix))
     remote = SpanContext(0x5B8EFFF798038103D269B633813FC60C, 0xB7, 1, fix("rojo=1"), is_remote=True)
     server = tracer.start_span(fix("GET /users/{id}"), kind=SpanKind.SERVER, parent=remote, start_time=17)
     server.attributes.update(text(VALUES, fix))  # every type, past the limits' cleaning
@@ -90,7 +91,7 @@ class Unprintable:
 
 
 def make_logs(fix=lambda s: s):
-    scope = Scope(fix("app.logger"), "")
+    scope = Scope(fix("app.logger"), "", schema_url=fix("https://example.com/s"), attributes={fix("k"): fix("v")})
     bodies = [fix("hello"), 0, -1, 2.5, float("nan"), True, b"\x00raw", None, ("a", 1, None, (2.0, "b")),
               {"event": fix("login"), fix("ok"): True, "tries": [1, 2], "nested": {"deep": {fix("x"): None}}, 7: "seven"},
               [], {}, 1 << 65, Printable()]
@@ -140,7 +141,8 @@ def test_repeated_pairs_of_equal_but_different_values_keep_their_types():
 
 def make_one_span(attributes, name="s"):
     memory = MemoryProcessor()
-    tracer = TracerProvider(None, AlwaysOn(), processors=[memory]).get_tracer("t")
+    tracer = TracerProvider(None, AlwaysOn(), processors=[memory]).get_tracer(
+        "t", schema_url="https://opentelemetry.io/schemas/1.26.0", attributes={"scope.kind": "test"})
     span = tracer.start_span(name)
     span.attributes.update(attributes)
     span.end()
@@ -234,6 +236,11 @@ def test_bodies_are_cut_by_their_encoded_size(encoder):
     assert encoded.dropped == {reasons.TOO_LARGE: 1}
     assert len(encoded.bodies) >= 7 and all(len(body) <= limit for body, _ in encoded.bodies)
     assert sum(count for _, count in encoded.bodies) == 30
+    kind = JSON if encoder is encode_json else "application/x-protobuf"
+    views = [v for body, _ in encoded.bodies for v in spans_of(decode_body(_SIGNALS[TRACES_PATH], kind, body))]
+    assert sorted(v.attributes["i"] for v in views) == list(range(30))
+    assert {(v.schema_url, v.scope_attributes["scope.kind"], v.resource["service.name"]) for v in views} == {
+        ("https://opentelemetry.io/schemas/1.26.0", "test", "checkout")}
 
 
 # --- the partial-success answer -----------------------------------------------------------------

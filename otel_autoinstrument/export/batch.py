@@ -39,13 +39,13 @@ import time
 from collections import deque
 
 from .. import _log
+from ..config import DEFAULT_QUEUE_SIZE
 from ..trace.context import suppress
 from . import outcome as reasons
 from . import prefork
 from .outcome import Outcome
 from .sizes import estimate_log, estimate_span  # noqa: F401  (part of this module's interface)
 
-DEFAULT_MAX_QUEUE_SIZE = 262144  # the specification says 2048: see docs/reliability.md
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
 MAX_ITEM_BYTES = 4 * 1024 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -58,7 +58,7 @@ def _count_value(counter):
 
 
 class BatchProcessor:
-    def __init__(self, exporter, signal, max_queue_size=DEFAULT_MAX_QUEUE_SIZE, max_batch_size=512,
+    def __init__(self, exporter, signal, max_queue_size=DEFAULT_QUEUE_SIZE, max_batch_size=512,
                  schedule_delay_ms=5000, export_timeout_ms=30000, max_queue_bytes=MAX_QUEUE_BYTES,
                  max_item_bytes=MAX_ITEM_BYTES):
         self.exporter = exporter

@@ -143,18 +143,17 @@ class BatchProcessor:
         if size > self.max_item_bytes:
             next(self._too_large)
             return
-        # _enqueue(), inlined (the hot path); acquire/release: cheaper than ``with``, and
-        # nothing between them can raise.
-        lock = self._lock
-        lock.acquire()
-        total = self._bytes + size
-        if total > self.max_queue_bytes or len(queue) >= self.max_queue_size:
-            lock.release()
+        # _enqueue(), inlined (the hot path). ``with``, not acquire()/release(): a
+        # KeyboardInterrupt between those would leave the lock held for good.
+        with self._lock:
+            total = self._bytes + size
+            full = total > self.max_queue_bytes or len(queue) >= self.max_queue_size
+            if not full:
+                self._bytes = total
+                queue.append((item, size))
+        if full:
             next(self._full)
             return
-        self._bytes = total
-        queue.append((item, size))
-        lock.release()
         if self._thread is None:
             self._start()
         elif len(queue) >= self.max_batch_size and not self._notified:

@@ -16,15 +16,7 @@ import time
 
 import otel_autoinstrument
 from otel_autoinstrument import get_tracer
-
-
-def status(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
+from proc_status import status
 
 n = int(sys.argv[1])
 headers = int(sys.argv[2]) if len(sys.argv) > 2 else 0

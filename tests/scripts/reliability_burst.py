@@ -12,15 +12,7 @@ import sys
 import time
 
 from otel_autoinstrument import get_tracer
-
-
-def status(field):
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
+from proc_status import status
 
 n, size = int(sys.argv[1]), int(sys.argv[2])
 huge = int(sys.argv[3]) if len(sys.argv) > 3 else 0

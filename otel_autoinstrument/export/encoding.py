@@ -97,8 +97,8 @@ def encode_items(items, encode, safe_encode, out):
         except (TooDeep, RecursionError) as exc:
             out.drop(reasons.UNENCODABLE, "%s: nested deeper than %d levels" % (type(exc).__name__, MAX_DEPTH))
             continue
-        except Exception as exc:
-            out.drop(reasons.UNENCODABLE, "%s: %s" % (type(exc).__name__, safe_text(str(exc))[:200]))
+        except Exception as exc:  # the type only: the message may carry the application's data
+            out.drop(reasons.UNENCODABLE, "%s raised while encoding a value" % type(exc).__name__)
             continue
         done.append(encoded)
     return done

@@ -34,7 +34,8 @@ _strict = str.encode  # UTF-8, raising on a lone surrogate: the item is then enc
 # Only short scalar values; a cache is emptied when it reaches its bound.
 _CACHE_LIMIT = 4096
 _CACHEABLE_LENGTH = 200
-_caches = {}
+_caches = {}  # per field tag: (key, value, type) -> the whole field
+_keys = {}  # key -> its KeyValue.key field
 
 
 def _varint(n):
@@ -117,13 +118,15 @@ def _key_value(key, value, utf8, depth=0):
 
 
 def _attributes(attributes, tag, utf8, parts):
-    """Append one ``tag`` field (a KeyValue) per attribute to ``parts``."""
+    """Append one ``tag`` field (a KeyValue) per attribute to ``parts``. Pairs of a key
+    and a short string (or a boolean) repeat, and come whole from a cache; numbers are
+    often unique (counters, ids, durations), so they reuse only the key's bytes."""
     cache = _caches.get(tag)
     if cache is None:
         cache = _caches[tag] = {}
     for key, value in attributes.items():
         kind = type(value)
-        if (kind is str and len(value) <= _CACHEABLE_LENGTH) or kind is int or kind is float or kind is bool:
+        if (kind is str and len(value) <= _CACHEABLE_LENGTH) or kind is bool:
             cache_key = (key, value, kind)
             field = cache.get(cache_key)
             if field is None:
@@ -133,6 +136,17 @@ def _attributes(attributes, tag, utf8, parts):
                     cache.clear()
                 cache[cache_key] = field
             parts.append(field)
+        elif (kind is int and _INT64_MIN <= value < _INT64_END) or kind is float:
+            key_field = _keys.get(key)
+            if key_field is None:
+                data = _text(key, utf8)
+                key_field = b"\x0a" + _varint(len(data)) + data
+                if len(_keys) >= _CACHE_LIMIT:
+                    _keys.clear()
+                _keys[key] = key_field
+            number = b"\x18" + _varint(value & _MASK64) if kind is int else b"\x21" + _double(value)
+            data = key_field + b"\x12" + _BYTE[len(number)] + number  # AnyValue: 11 bytes at most
+            parts += (tag, _BYTE[len(data)] if len(data) < 128 else _varint(len(data)), data)
         else:
             data = _key_value(key, value, utf8)
             parts += (tag, _varint(len(data)), data)

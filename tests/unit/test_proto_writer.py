@@ -18,11 +18,11 @@ from otel_autoinstrument.export import encode_json, encode_proto, encoding
 from otel_autoinstrument.export import outcome as reasons
 from otel_autoinstrument.logs.record import LogRecord
 from otel_autoinstrument.resource import Resource
+from otel_autoinstrument.testing import MemoryProcessor
 from otel_autoinstrument.trace.sampling import AlwaysOn
 from otel_autoinstrument.trace.span import SpanContext, SpanKind, StatusCode
 from otel_autoinstrument.trace.tracer import Limits, Scope, TracerProvider
 from support import reference_proto
-from support.memory import MemoryProcessor
 from support.receiver import JSON, LOGS_PATH, TRACES_PATH, _SIGNALS, decode_body, logs_of, spans_of
 
 BAD = "\udcff"  # a lone surrogate, as json.loads gives for a client's "\udcff"
@@ -73,11 +73,11 @@ def make_spans(fix=lambda s: s):
     root = tracer.start_span("", parent=None, start_time=5)
     root.set_status(StatusCode.OK)
     root.end(end_time=6)
-    for number, span in enumerate(memory.spans):  # fixed ids: two calls make the same spans
+    for number, span in enumerate(memory.items):  # fixed ids: two calls make the same spans
         span.context.span_id = 0x1000 + number
         if span.parent is None:
             span.context.trace_id = 0x2000 + number
-    return memory.spans
+    return memory.items
 
 
 class Printable:
@@ -146,7 +146,7 @@ def make_one_span(attributes, name="s"):
     span = tracer.start_span(name)
     span.attributes.update(attributes)
     span.end()
-    return memory.spans
+    return memory.items
 
 
 @pytest.mark.parametrize("module", [encode_proto, reference_proto], ids=["writer", "reference"])

@@ -23,9 +23,9 @@ from otel_autoinstrument.export.otlp_http import OtlpHttpExporter
 from otel_autoinstrument.export.outcome import Outcome
 from otel_autoinstrument.logs.record import LogRecord
 from otel_autoinstrument.resource import from_settings
+from otel_autoinstrument.testing import MemoryProcessor
 from otel_autoinstrument.trace.sampling import AlwaysOn
 from otel_autoinstrument.trace.tracer import TracerProvider
-from support.memory import MemoryProcessor
 from support.receiver import Receiver
 
 KB = 1024
@@ -117,7 +117,7 @@ def test_the_estimate_follows_the_encoded_size_of_every_kind_of_value():
     tracer.start_span("small", attributes={"i": 1, "kind": "loop", "ratio": 0.5}).end()
     records = [LogRecord({"user": {"name": "a" * 3000, "roles": ["r" * 100] * 20}, "ok": True}),
                LogRecord(["z" * 1000] * 10), LogRecord(b"b" * 5000), LogRecord("hello"), LogRecord(12345)]
-    sized = [(estimate_span(s), len(encode_proto._span(s))) for s in memory.spans]
+    sized = [(estimate_span(s), len(encode_proto._span(s))) for s in memory.items]
     sized += [(estimate_log(r), len(encode_proto._log(r))) for r in records]
     for estimate, encoded in sized:
         if encoded > KB:

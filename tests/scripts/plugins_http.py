@@ -4,8 +4,8 @@ plugins traced the agent's own exports those spans would be exported too.
 
 The export path is watched from outside the agent: ``urllib3``'s ``urlopen`` and
 ``http.client``'s ``request`` (the methods the plugins wrap) count the calls made by
-other threads than this one. Prints JSON: the traceparent each request carried and
-that count."""
+other threads than this one (none: the agent's transport uses neither). Prints JSON:
+the traceparent each request carried and that count."""
 
 import http.client
 import json

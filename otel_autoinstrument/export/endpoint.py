@@ -2,6 +2,7 @@
 is built: a bad value is reported once there and never reaches the transport."""
 
 from .. import _log
+from ..redaction.secrets import HEADER_NAME_CHARS, shown_header_name
 
 
 def endpoint_problem(url):
@@ -12,7 +13,10 @@ def endpoint_problem(url):
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
     except ValueError as exc:
-        return "not a valid URL (%s)" % exc
+        # Never the exception's text: it quotes the part of the URL it choked on, which
+        # is half a password when the password holds a "#", "?" or "/".
+        return "not a valid URL (%s)" % ("the port is not a number from 0 to 65535" if "port" in str(exc).lower()
+                                         else "malformed authority")
     if parts.scheme not in ("http", "https"):
         return "not an http:// or https:// URL"
     if not parts.hostname:
@@ -22,9 +26,6 @@ def endpoint_problem(url):
     return None
 
 
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def valid_headers(headers, source):
     """The headers HTTP can carry; each invalid one is left out with a warning (value masked)."""
     valid = {}
@@ -32,7 +33,7 @@ def valid_headers(headers, source):
         name = name.strip() if isinstance(name, str) else ""
         value = value.strip() if isinstance(value, str) else ""
         problem = None
-        if not name or not _TOKEN_CHARS.issuperset(name):
+        if not name or not HEADER_NAME_CHARS.issuperset(name):
             problem = "not a valid header name"
         elif any(ch in value for ch in "\r\n\x00"):
             problem = "line breaks in the value"
@@ -42,7 +43,7 @@ def valid_headers(headers, source):
             except UnicodeEncodeError:
                 problem = "characters HTTP headers cannot carry in the value (percent-encode them)"
         if problem:
-            _log.warning("%s: header %r left out: %s", source, name[:64], problem)
+            _log.warning("%s: header %r left out: %s", source, shown_header_name(name), problem)
             continue
         valid[name] = value
     return valid

@@ -46,6 +46,7 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
     import ssl
     import time
 
+    from ..export.endpoint import endpoint_problem
     from ..export.http_transport import Connection, TlsError, TransportError
     from ..redaction.secrets import mask, mask_url, secret_strings
     from ..version import __version__
@@ -55,6 +56,11 @@ def check_endpoint(signal, exporter, timeout_s=3.0):
     where = "%s:%s" % (host, port)
     result = {"signal": signal, "endpoint": mask_url(url), "protocol": exporter.protocol,
               "reachable": False, "tls": None, "http_status": None, "ok": False, "diagnosis": ""}
+    problem = endpoint_problem(url)  # its messages never quote the URL
+    if problem:
+        result["diagnosis"] = "%s: %s; the agent exports nothing there" % (
+            exporter.sources.get("endpoint", "the endpoint"), problem)
+        return result
     https = url.startswith("https://")
     body = b"{}" if exporter.protocol == "http/json" else b""
     headers = {"Content-Type": "application/json" if exporter.protocol == "http/json"
@@ -184,9 +190,9 @@ def check_endpoints(settings, timeout_s=3.0):
         try:
             results[signal] = check_endpoint(signal, settings.exporter(signal), timeout_s)
         except Exception as exc:  # a diagnostic tool reports, it does not crash
+            # The exception's type only: its text may quote the URL (credentials included).
             results[signal] = {"signal": signal, "endpoint": "", "reachable": None, "tls": None,
-                               "http_status": None, "ok": False,
-                               "diagnosis": "check failed: %s: %s" % (type(exc).__name__, exc)}
+                               "http_status": None, "ok": False, "diagnosis": "check failed: %s" % type(exc).__name__}
 
     threads = [threading.Thread(target=run, args=(s,), daemon=True) for s in signals]
     for t in threads:

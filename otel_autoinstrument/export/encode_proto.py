@@ -224,7 +224,8 @@ def _span(span, utf8=_strict):
     message = span.status_message
     if message:
         data = _text(message, utf8)
-        status = b"\x12" + _varint(len(data)) + data + (b"\x18" + _varint(span.status_code) if span.status_code else b"")
+        code = b"\x18" + _varint(span.status_code) if span.status_code else b""
+        status = b"\x12" + _varint(len(data)) + data + code
         parts += (b"\x7a", _varint(len(status)), status, b"\x85\x01", _fixed32(flags))
     else:
         parts.append(_status_and_flags(span.status_code, flags))

@@ -1,6 +1,7 @@
 """The OTLP encoders: protobuf (round trip through opentelemetry-proto, every field; the
-writer's byte-for-byte checks are in test_proto_writer.py), and the OTLP JSON mapping (hex ids, enum integers, lowerCamelCase, 64-bit integers as strings)
-decoded by the test receiver exactly as it decodes a real export."""
+writer's byte-for-byte checks are in test_proto_writer.py), and the OTLP JSON mapping
+(hex ids, enum integers, lowerCamelCase, 64-bit integers as strings) decoded by the
+test receiver exactly as it decodes a real export."""
 
 import json
 import math

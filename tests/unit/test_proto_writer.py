@@ -52,7 +52,8 @@ def make_spans(fix=lambda s: s):
     memory = MemoryProcessor()
     provider = TracerProvider(None, AlwaysOn(), Limits(attribute_count=100, event_count=2, link_count=2),
                               processors=[memory])
-    tracer = provider.get_tracer(fix("scope.one"), fix("1.0"), schema_url=fix("https://opentelemetry.io/schemas/1.26.0"),
+    tracer = provider.get_tracer(fix("scope.one"), fix("1.0"),
+                                 schema_url=fix("https://opentelemetry.io/schemas/1.26.0"),
                                  attributes=text({"library.kind": "http", "n": 1, "l": ("a",)}, fix))
     remote = SpanContext(0x5B8EFFF798038103D269B633813FC60C, 0xB7, 1, fix("rojo=1"), is_remote=True)
     server = tracer.start_span(fix("GET /users/{id}"), kind=SpanKind.SERVER, parent=remote, start_time=17)
@@ -93,7 +94,8 @@ class Unprintable:
 def make_logs(fix=lambda s: s):
     scope = Scope(fix("app.logger"), "", schema_url=fix("https://example.com/s"), attributes={fix("k"): fix("v")})
     bodies = [fix("hello"), 0, -1, 2.5, float("nan"), True, b"\x00raw", None, ("a", 1, None, (2.0, "b")),
-              {"event": fix("login"), fix("ok"): True, "tries": [1, 2], "nested": {"deep": {fix("x"): None}}, 7: "seven"},
+              {"event": fix("login"), fix("ok"): True, "tries": [1, 2], "nested": {"deep": {fix("x"): None}},
+               7: "seven"},
               [], {}, 1 << 65, Printable()]
     records = [LogRecord(text(body, fix), severity_number=9 + i % 3, severity_text=fix("INFO"), scope=scope,
                          attributes=text({"user": "alice", "n": i}, fix), time_ns=1000 + i,

@@ -20,7 +20,10 @@ from typing import Dict, List, Optional
 # The same app dependencies in every venv.  SQLAlchemy < 2.1: the official
 # sqlalchemy instrumentation declares "sqlalchemy >= 1.0.0, < 2.1.0" and the
 # auto-instrumentation silently skips it on 2.1 (it would trace no SQL at all).
-APP_DEPS = ["flask", "django", "gunicorn", "sqlalchemy<2.1", "requests", "psycopg[binary]", "redis"]
+# FastAPI depends on opentelemetry-api: every venv has the API (none has a contrib
+# instrumentation package but `official` and `this-api`).
+APP_DEPS = ["flask", "django", "gunicorn", "sqlalchemy<2.1", "requests", "psycopg[binary]", "redis", "fastapi", "uvicorn",
+            "httpx"]
 
 # The contrib packages are 0.NNbM pre-releases released in step; unpinned, pip's
 # resolver backtracks to a years-old set when their latest betas differ, so pin one
@@ -32,6 +35,8 @@ OFFICIAL_DEPS = [
     "opentelemetry-instrumentation-flask==" + OTEL_CONTRIB,
     "opentelemetry-instrumentation-django==" + OTEL_CONTRIB,
     "opentelemetry-instrumentation-requests==" + OTEL_CONTRIB,
+    "opentelemetry-instrumentation-fastapi==" + OTEL_CONTRIB,  # brings -asgi
+    "opentelemetry-instrumentation-httpx==" + OTEL_CONTRIB,
     "opentelemetry-instrumentation-sqlalchemy==" + OTEL_CONTRIB,
     "opentelemetry-instrumentation-logging==" + OTEL_CONTRIB,
     "opentelemetry-instrumentation-psycopg==" + OTEL_CONTRIB,

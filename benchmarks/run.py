@@ -31,15 +31,16 @@ GROUPS = {
     "startup": startup.IDS,
     "flask": ["flask-trivial", "flask-realistic"],
     "django": ["django-orm"],
+    "fastapi": ["fastapi-trivial", "fastapi-realistic"],
     "web": web.IDS,
     "spans": ["span-cost"],
     "export": ["export-throughput"],
-    "calls": ["requests-call", "sql-statement"],
+    "calls": ["requests-call", "httpx-call", "sql-statement"],
     "db": databases.IDS,
     "api": api.IDS,
 }
 ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + databases.IDS + api.IDS
-APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests", "psycopg", "redis"]
+APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests", "psycopg", "redis", "fastapi", "uvicorn", "httpx"]
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Settings:
     flask_trivial_n: int = 3000
     flask_realistic_n: int = 1500
     django_n: int = 1500
+    fastapi_trivial_n: int = 3000
+    fastapi_realistic_n: int = 1500
     web_rounds: int = 15
     web_warmup: int = 50
     span_n: int = 100000
@@ -67,7 +70,8 @@ class Settings:
 
 
 SMOKE = Settings(startup_runs=2, startup_warmup=1, flask_trivial_n=20, flask_realistic_n=20,
-                 django_n=20, web_rounds=2, web_warmup=3, span_n=1000, span_warmup=10,
+                 django_n=20, fastapi_trivial_n=20, fastapi_realistic_n=20, web_rounds=2, web_warmup=3,
+                 span_n=1000, span_warmup=10,
                  span_cpu_n=200, span_rounds=2, export_n=2000, export_rounds=2, calls_http_n=20, calls_sql_n=50,
                  calls_rounds=2, calls_warmup=5, db_n=20, db_rounds=2, proc_timeout=120.0)
 

@@ -17,7 +17,8 @@ VENV_ROOT = HERE / ".venvs"
 STAMP = ".bench-stamp.json"
 
 VERSION_DISTS = [
-    "flask", "django", "gunicorn", "sqlalchemy", "requests", "otel-autoinstrument",
+    "flask", "django", "gunicorn", "sqlalchemy", "requests", "fastapi", "starlette", "uvicorn", "httpx",
+    "otel-autoinstrument",
     "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-distro",
     "opentelemetry-instrumentation", "opentelemetry-exporter-otlp-proto-http",
     "opentelemetry-proto", "protobuf",

@@ -145,13 +145,24 @@ LIBRARIES = [
     Library(
         name="httpx",
         version="0.29.0",
-        # No instrumentor yet: this entry is ready for one (today only the logging patch
-        # and the agent's start and exit run under it). The sdist ships its source at the
-        # top, so the tests import that copy of the same release.
+        # The sdist ships its source at the top, so the tests import that copy of the
+        # same release.
         extras="brotli,cli,http2,socks,zstd",
         requires=("pytest", "uvicorn", "trustme", "trio", "chardet", "cryptography"),
         tests=("tests",),
-        why="the whole suite (client, transports, a uvicorn server on 127.0.0.1), for the coming instrumentor",
+        why="the whole suite: Client/AsyncClient.send and _send_single_request (patched), redirects, "
+            "auth, event hooks, streaming, transports, a uvicorn server on 127.0.0.1",
+    ),
+    Library(
+        name="starlette",
+        version="1.10.0",
+        extras="full",
+        # The release's "dev" dependency group, less its linters and type checkers.
+        requires=("httpx2[zstd]>=2.0.0", "blockbuster>=1.5.23", "opentelemetry-sdk>=1.44.0", "pytest>=9.1.1",
+                  "trio>=0.34.0", "importlib-metadata>=9.0.1"),
+        tests=("tests",),
+        why="the whole suite: every app's middleware stack (built by the patched build_middleware_stack), "
+            "routing and mounts, streaming, background tasks, WebSockets, lifespan, through the test client",
     ),
 ]
 

@@ -16,7 +16,7 @@ worker or the preloading master, any WSGI server), after settings are loaded how
 they were found, and never in management commands that do not serve. The path is put
 at the top of ``settings.MIDDLEWARE`` only while that method runs, so the project's
 settings, and what application code reads from them, stay as written. ASGI handlers
-(``is_async=True``) are left alone: this instrumentation traces WSGI.
+(``is_async=True``) get no middleware: ``django_asgi`` traces them.
 
 Exceptions that escape a view are turned into a 500 by Django before they reach the
 WSGI layer; the ``got_request_exception`` signal, sent for exactly those, records them.
@@ -50,12 +50,17 @@ class DjangoInstrumentor(Instrumentor):
             django_db = None
         if django_db is not None:
             patches += django_db.patches(self)
-        return patches
+        from . import django_asgi  # loaded with Django, not at start-up
+
+        return patches + django_asgi.patches(self)
 
     def _instrument(self):
         from django.core.signals import got_request_exception
 
         got_request_exception.connect(_on_request_exception, weak=False, dispatch_uid=_SIGNAL_UID)
+        from . import django_asgi
+
+        django_asgi.connect()
 
     def _uninstrument(self):
         try:
@@ -64,6 +69,9 @@ class DjangoInstrumentor(Instrumentor):
             return
         got_request_exception.disconnect(dispatch_uid=_SIGNAL_UID)
         disconnect_django_login_failed()
+        from . import django_asgi
+
+        django_asgi.disconnect()
 
     def _load_middleware(self, wrapped, instance, args, kwargs):
         return _load_middleware(wrapped, args, kwargs, self._tracing.http.security)

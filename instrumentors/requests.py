@@ -12,7 +12,8 @@ covers them all: one trace must not have several roots.
 The propagation headers go into the ``PreparedRequest`` (its headers are requests'
 own copy: the caller's header dict is never changed). Excluded URLs are neither traced
 nor injected. Where instrumentation is suppressed (the agent's own export) the base
-class calls straight through.
+class calls straight through. While requests sends, the request is marked as handled
+(``client_request_handled``): urllib3 underneath makes no second span.
 """
 
 import time
@@ -44,14 +45,17 @@ class RequestsInstrumentor(Instrumentor):
     modules = ("requests",)
 
     def patches(self):
+        from otel_autoinstrument.instrumentation.clients import handle_client_request, release_client_request
         from otel_autoinstrument.instrumentation.http import HttpClient
 
         self._http = HttpClient(self, "OTEL_PYTHON_REQUESTS_EXCLUDED_URLS")
+        self._handle, self._release = handle_client_request, release_client_request
         return [("requests.sessions", "Session.send", self._send)]
 
     def _send(self, wrapped, instance, args, kwargs):
-        request = span = send = token = None
+        request = span = send = token = handled = None
         with capture_internal_errors("requests: starting a client span"):
+            handled = self._handle()
             request = args[0] if args else kwargs["request"]
             span, send = self._start(request)
             if send is not None:
@@ -64,6 +68,8 @@ class RequestsInstrumentor(Instrumentor):
             error = exc
             raise
         finally:
+            if handled is not None:
+                self._release(handled)
             if span is not None:
                 with capture_internal_errors("requests: finishing a client span"):
                     if token is not None:

@@ -2,15 +2,16 @@
 
   python calls_work.py URL N_HTTP N_SQL WARMUP      (positional: see spans_work.py)
 
-Times N `requests` GETs on a keep-alive Session to the local upstream, then M
-SQLAlchemy statements on an in-memory SQLite, and prints one JSON line with the
-microseconds per call and how many calls were made in all (what an agent that
-traces every call should deliver as spans).
+Times N `requests` GETs on a keep-alive Session to the local upstream, N httpx GETs
+on a keep-alive Client, then M SQLAlchemy statements on an in-memory SQLite, and
+prints one JSON line with the microseconds per call and how many calls were made in
+all (what an agent that traces every call should deliver as spans).
 """
 import argparse
 import json
 import time
 
+import httpx
 import requests
 from sqlalchemy import create_engine, text
 
@@ -31,6 +32,14 @@ def main():
         session.get(args.upstream, timeout=10).content
     http_s = time.perf_counter() - t0
 
+    client = httpx.Client(timeout=10)
+    for _ in range(args.warmup):
+        client.get(args.upstream).content
+    t0 = time.perf_counter()
+    for _ in range(args.n_http):
+        client.get(args.upstream).content
+    httpx_s = time.perf_counter() - t0
+
     engine = create_engine("sqlite://")
     statements = 0
     with engine.connect() as conn:
@@ -50,7 +59,8 @@ def main():
     print(json.dumps({
         "http_us": http_s / max(args.n_http, 1) * 1e6,
         "sql_us": sql_s / max(args.n_sql, 1) * 1e6,
-        "http_calls": args.warmup + args.n_http,
+        "httpx_us": httpx_s / max(args.n_http, 1) * 1e6,
+        "http_calls": 2 * (args.warmup + args.n_http),
         "sql_statements": statements,
     }), flush=True)
 

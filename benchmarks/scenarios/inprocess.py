@@ -1,12 +1,13 @@
 """Scenarios 4-6, each a script run under the contender's launcher (apps/*_work.py):
   span-cost          µs per manual-API span (start, 3 attributes, end), export running
   export-throughput  spans/s delivered to the sink when produced flat out; dropped
-  requests-call / sql-statement   µs per traced `requests` call / SQLAlchemy statement
+  requests-call / httpx-call / sql-statement   µs per traced `requests` call, httpx call,
+                                 SQLAlchemy statement
 """
 from .common import (APPS, delivered, delivery, last_json_line, median, per_call_results, rotate,
                      run_measured, scenario_record)
 
-IDS = ["span-cost", "export-throughput", "requests-call", "sql-statement"]
+IDS = ["span-cost", "export-throughput", "requests-call", "httpx-call", "sql-statement"]
 
 SPAN_COLUMNS = [("us_per_span", "µs/span (median)", "%.2f"),
                 ("cpu_us_per_span", "CPU µs/span incl. export", "%.1f"),
@@ -94,14 +95,16 @@ def _calls(ctx, settings, ids):
     http = scenario_record("requests-call", "In-process: one traced `requests` GET (keep-alive "
                            "Session) to a local server", "time per call, median", "µs",
                            columns=CALL_COLUMNS)
+    httpx = scenario_record("httpx-call", "In-process: one traced httpx GET (keep-alive `Client`) to "
+                            "a local server", "time per call, median", "µs", columns=CALL_COLUMNS)
     sql = scenario_record("sql-statement", "In-process: one SQLAlchemy statement on SQLite "
                           "(:memory:)", "time per statement, median", "µs", columns=CALL_COLUMNS)
-    recs = [r for r in (http, sql) if r["id"] in ids]
-    rts, why = ctx.able(["requests", "sqlalchemy"])
+    recs = [r for r in (http, httpx, sql) if r["id"] in ids]
+    rts, why = ctx.able(["requests", "httpx", "sqlalchemy"])
     for rec in recs:
         rec["notes"] += why
-        rec["notes"].append("delivery counts the spans of the whole script (requests calls "
-                            "and SQL statements together)")
+        rec["notes"].append("delivery counts the spans of the whole script (requests and httpx "
+                            "calls and SQL statements together)")
     if not rts:
         for rec in recs:
             rec["skipped"] = "; ".join(why)
@@ -125,7 +128,7 @@ def _calls(ctx, settings, ids):
                 continue
             out["delivered"] = delivered(ctx.sink, service)[0]
             runs[rt.name][r] = out
-    per_call_results(ctx, rts, runs, errors, ((http, "http_us"), (sql, "sql_us")),
+    per_call_results(ctx, rts, runs, errors, ((http, "http_us"), (httpx, "httpx_us"), (sql, "sql_us")),
                      ("http_calls", "sql_statements"))
     return recs
 
@@ -143,6 +146,6 @@ def run(ctx, settings, ids):
                           settings.export_rounds, EXPORT_COLUMNS,
                           "Export throughput: spans produced flat out, default batch settings",
                           "spans/s delivered to the sink, median", "spans/s", "higher"))
-    if "requests-call" in ids or "sql-statement" in ids:
+    if "requests-call" in ids or "httpx-call" in ids or "sql-statement" in ids:
         out += _calls(ctx, settings, ids)
     return out

@@ -1,5 +1,6 @@
-"""Scenarios 2 and 3: Flask and Django under gunicorn (1 sync worker), one new
-http.client connection per request from the harness, contenders interleaved in blocks."""
+"""Scenarios 2 and 3: Flask and Django under gunicorn (1 sync worker), FastAPI under
+uvicorn (1 process), one new http.client connection per request from the harness,
+contenders interleaved in blocks."""
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from .common import (APPS, delivered, delivery, http_get, mean, median, pct, rot
                      scenario_record, stop_process, wait_http_ready, free_port)
 
 # id, app module, path, n-setting, spans/request, logs/request, modules needed, title
+# (and the server: gunicorn unless said)
 CASES = [
     ("flask-trivial", "flask_app:app", "/trivial", "flask_trivial_n", 1, 0,
      ["flask", "gunicorn"], "Flask under gunicorn, trivial route"),
@@ -17,6 +19,13 @@ CASES = [
      "Flask under gunicorn, realistic route (SQLAlchemy query + requests call + log line)"),
     ("django-orm", "djapp.wsgi:application", "/item", "django_n", 1, 0,
      ["django", "gunicorn"], "Django under gunicorn, one view with an ORM query (SQLite)"),
+    ("fastapi-trivial", "fastapi_app:app", "/trivial", "fastapi_trivial_n", 1, 0,
+     ["fastapi", "uvicorn"], "FastAPI under uvicorn, trivial async route", "uvicorn"),
+    # two log lines: the app's, and httpx's own "HTTP Request: ..." at INFO
+    ("fastapi-realistic", "fastapi_app:app", "/realistic", "fastapi_realistic_n", 2, 2,
+     ["fastapi", "uvicorn", "httpx"],
+     "FastAPI under uvicorn, realistic async route (a dependency + httpx AsyncClient call + log line)",
+     "uvicorn"),
 ]
 IDS = [c[0] for c in CASES]
 COLUMNS = [("rps", "req/s", "%.0f"), ("mean_us", "mean µs", "%.0f"), ("p50_us", "p50 µs", "%.0f"),
@@ -28,6 +37,8 @@ def _prepare(ctx, rts, app):
     """Seed the databases once, untimed; returns the app env."""
     env = {"PYTHONPATH": str(APPS), "BENCH_UPSTREAM_URL": ctx.upstream_url(),
            "DJANGO_SETTINGS_MODULE": "djapp.settings"}
+    if app.startswith("fastapi"):
+        return env
     if app.startswith("flask"):
         sys.path.insert(0, str(APPS))
         try:
@@ -48,11 +59,15 @@ def _prepare(ctx, rts, app):
     return env
 
 
-def _start(ctx, rt, sid, app, app_env):
+def _start(ctx, rt, sid, app, app_env, server="gunicorn"):
     port = free_port()
     service = "bench-%s-%s" % (sid, rt.name)
-    cmd = rt.cmd("gunicorn", "-w", "1", "-k", "sync", "-b", "127.0.0.1:%d" % port,
-                 "--chdir", str(APPS), "--log-level", "warning", "--graceful-timeout", "20", app)
+    if server == "uvicorn":
+        cmd = rt.cmd("uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--app-dir", str(APPS),
+                     "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "20")
+    else:
+        cmd = rt.cmd("gunicorn", "-w", "1", "-k", "sync", "-b", "127.0.0.1:%d" % port,
+                     "--chdir", str(APPS), "--log-level", "warning", "--graceful-timeout", "20", app)
     logf = open(os.path.join(ctx.tmp, "%s-%s.log" % (sid, rt.name)), "wb")
     proc = subprocess.Popen(cmd, env=ctx.env_for(rt, service, app_env), cwd=str(APPS),
                             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
@@ -82,7 +97,8 @@ def _block(srv, path, count):
 
 
 def run_case(ctx, settings, case):
-    sid, app, path, nkey, spans_per, logs_per, mods, title = case
+    sid, app, path, nkey, spans_per, logs_per, mods, title = case[:8]
+    server = case[8] if len(case) > 8 else "gunicorn"
     rec = scenario_record(sid, title, "mean latency per request", "µs", columns=COLUMNS)
     rts, why = ctx.able(mods)
     rec["notes"] += why
@@ -92,7 +108,7 @@ def run_case(ctx, settings, case):
     n, rounds = getattr(settings, nkey), settings.web_rounds
     per_block = max(1, n // rounds)
     app_env = _prepare(ctx, rts, app)
-    servers = [_start(ctx, rt, sid, app, app_env) for rt in rts]
+    servers = [_start(ctx, rt, sid, app, app_env, server) for rt in rts]
     try:
         for s in servers:
             err = wait_http_ready(s["port"], path, s["proc"], timeout=90)

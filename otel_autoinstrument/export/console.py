@@ -137,7 +137,9 @@ def format_trace(spans, colour=False, bar_char="#"):
     total = max(t1 - t0, 1)
     header = "trace %032x  %d span%s  %s" % (
         spans[0].context.trace_id, len(spans), "" if len(spans) == 1 else "s", _duration(t1 - t0).strip())
-    remote = [s for s, _ in ordered if s.parent is not None and s.parent.is_remote]
+    # A remote parent that is printed here too (this process called itself) is no other process's.
+    here = {s.context.span_id for s in spans}
+    remote = [s for s, _ in ordered if s.parent is not None and s.parent.is_remote and s.parent.span_id not in here]
     if remote:
         header += "  (continues span %016x of another process)" % remote[0].parent.span_id
     lines = [style(header, _BOLD)]

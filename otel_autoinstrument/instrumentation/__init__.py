@@ -25,7 +25,9 @@ for them; otherwise nothing can exist yet and the search is skipped.
 ``agent`` gives the instrumentor what it needs from the core: ``agent.tracer(name)``,
 ``agent.settings`` (the one config object: instrumentors never read os.environ;
 ``settings.lookup``/``list_value``/``bool_value``/... read a plugin's own variables),
-``agent.propagator`` and ``agent.logs`` (the log pipeline, or None).
+``agent.propagator``, ``agent.logs`` (the log pipeline, or None), and
+``agent.shutdown()`` (flush and stop within the exit bound, for a server that is about
+to end its process without exit handlers).
 ``emit_event(agent, name, attributes)`` sends an OTLP log event (a log record with an
 event name) that trace sampling cannot hide, for signals such as ``auth.failure``.
 

@@ -7,7 +7,8 @@ are made of, published for plugins (a stable part of the API, see docs/plugins.m
   ASGI layer and a plugin for another server framework record the same thing.
 * ``HttpClient``: the same for a client library: start a CLIENT span for
   ``(method, url)``, inject the propagation headers, finish it from the status code or
-  the exception.
+  the exception; ``start_sent`` for each request a library sends for one call
+  (redirect hops, retries: see ``clients.ClientCalls``).
 * Building blocks: ``ExcludedUrls`` (``OTEL_PYTHON_EXCLUDED_URLS`` plus any
   ``OTEL_PYTHON_<NAME>_EXCLUDED_URLS``), ``redact_url`` / ``redact_query``,
   ``HeaderCapture``, ``SensitiveNames``, ``split_host_port``, ``method_name``, the client
@@ -320,6 +321,25 @@ class HttpServer:
             self._names[key] = name
         return name
 
+    def set_route(self, span, method, route):
+        """The framework matched ``route``: name the span after it and record ``http.route``."""
+        span.update_name(self.span_name(method, route))
+        span.set_attribute(semconv.HTTP_ROUTE, route)
+
+    def is_excluded(self, scheme, host, path, query=None):
+        """Is ``scheme://host/path?query`` excluded? (The URL is built only when some
+        excluded-URL pattern is configured.)"""
+        if self.excluded is None:
+            return False
+        url = "%s://%s%s" % (scheme, host or "", path)
+        return self.excluded.matches(url + "?" + query if query else url)
+
+    def extract(self, get):
+        """``(remote parent span context or None, baggage or None)`` of a request whose
+        headers ``get(lower-case name)`` reads."""
+        carried = self.propagator.extract(get)
+        return carried.span_context, carried.baggage or None
+
     def server(self, host, scheme, server_name=None, server_port=None):
         """``(server.address, server.port)`` from the Host header, else the server's own
         name and port."""
@@ -407,6 +427,7 @@ class HttpServer:
 
 # --- clients -------------------------------------------------------------------------------------
 
+
 class HttpClient:
     """One client instrumentation's settings, resolved once, and its CLIENT spans.
 
@@ -469,6 +490,25 @@ class HttpClient:
         if parent is not None:
             kwargs["parent"] = parent
         return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
+
+    def start_sent(self, call, method, url, headers=None):
+        """The span of one request sent for ``call`` (a ``clients.ClientCall``, or None for a
+        call of its own), or None when ``url`` is excluded. Each request sent is a span,
+        as the HTTP conventions recommend; the second and later carry
+        ``http.request.resend_count``. They are siblings under the caller's span, or,
+        when there is none, children of the first one, so the trace has one root."""
+        if call is None:
+            return self.start(method, url, headers)
+        parent = call.parent if call.parent is not None else call.first
+        span = self.start(method, url, headers, parent=parent) if parent is not None else \
+            self.start(method, url, headers)
+        if span is not None:
+            if call.sent:
+                span.set_attribute(semconv.HTTP_REQUEST_RESEND_COUNT, call.sent)
+            elif call.first is None:
+                call.first = span
+        call.sent += 1
+        return span
 
     def inject(self, set_header, span):
         """Write the propagation headers of ``span`` (and the current baggage)."""

@@ -13,7 +13,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / "benchmarks" / "run.py"
 SCENARIOS = ["startup-pass", "startup-imports", "flask-trivial", "flask-realistic",
-             "django-orm", "span-cost", "export-throughput", "requests-call", "sql-statement"]
+             "django-orm", "fastapi-trivial", "fastapi-realistic", "span-cost", "export-throughput",
+             "requests-call", "httpx-call", "sql-statement"]
 
 
 @pytest.mark.timeout(300)

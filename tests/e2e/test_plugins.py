@@ -49,8 +49,9 @@ def test_each_plugin_passes_its_own_tests_with_the_testing_kit(library, site, tm
 
 
 def test_http_plugins_trace_the_application_and_never_the_agents_exports(receiver, service_name, site, upstream):
-    # A built-in urllib3 instrumentor, if the agent has one, is turned off: this is the plugin's test.
-    env = agent_env(receiver, service_name, PYTHONPATH=str(site), OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="urllib3")
+    # The built-in urllib3 and http_client instrumentors are turned off: this is the plugins' test.
+    env = agent_env(receiver, service_name, PYTHONPATH=str(site),
+                    OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="urllib3,http_client")
     result = run(otel_run("python", SCRIPTS / "plugins_http.py", upstream), env=env)
     assert result.returncode == 0, result.stderr
     shown = json.loads(result.stdout)

@@ -92,6 +92,16 @@ def test_remote_parent_is_named_in_the_header():
     assert [len(r["indent"]) for r in parse(lines)] == [0, 2, 2, 4]
 
 
+def test_a_remote_parent_printed_in_the_same_trace_is_not_another_process():
+    """A process calling itself (a client span, then its own server span extracted from
+    the request): the trace is one, the header names no other process."""
+    caller = known_trace()[-1]  # the server span of a first trace plays the local caller
+    extracted = SpanContext(caller.context.trace_id, caller.context.span_id, 1, is_remote=True)
+    called = known_trace(parent=extracted)
+    lines = format_trace([caller] + called)
+    assert "another process" not in lines[0]
+
+
 def test_exporter_prints_a_trace_when_its_local_root_ends_and_leftovers_at_shutdown():
     stream = io.StringIO()
     exporter = ConsoleSpanExporter(stream)

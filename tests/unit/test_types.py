@@ -1,6 +1,6 @@
 """The plugin API is typed (``py.typed``): mypy checks it, the core types it exposes,
 the testing kit and the example plugin with its tests; stubtest checks that the stubs
-of the HTTP, DB and WSGI helpers (``*.pyi``) match the modules. A plugin that misuses
+of the HTTP, DB, WSGI, ASGI and client helpers (``*.pyi``) match the modules. A plugin that misuses
 the API gets an error."""
 
 import subprocess
@@ -12,7 +12,8 @@ TYPED = ["otel_autoinstrument/instrumentation", "otel_autoinstrument/testing", "
          "otel_autoinstrument/trace/span.py", "otel_autoinstrument/trace/tracer.py",
          "examples/jinja2-plugin/otel_jinja2", "examples/jinja2-plugin/tests"]
 STUBBED = ["otel_autoinstrument.instrumentation.http", "otel_autoinstrument.instrumentation.db",
-           "otel_autoinstrument.instrumentation.wsgi"]
+           "otel_autoinstrument.instrumentation.wsgi", "otel_autoinstrument.instrumentation.asgi",
+           "otel_autoinstrument.instrumentation.clients"]
 
 
 def mypy(*args, cwd=ROOT):

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from shop import views
+from shop import async_views, views
 
 urlpatterns = [
     path("", views.index),
@@ -18,5 +18,7 @@ urlpatterns = [
     path("db/", views.db),
     path("db-error/", views.db_error),
     path("login-signal/", views.login_signal),
+    path("async/users/<int:pk>/", async_views.async_user),
+    path("async/error/", async_views.async_error),
     path("admin/", admin.site.urls),
 ]

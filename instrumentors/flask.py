@@ -8,7 +8,9 @@ before or after the agent started and subclasses of ``Flask`` are all covered, a
   context, status, streamed bodies. It returns werkzeug's ``ClosingIterator``, kept
   as it is: its ``close`` is hooked on the instance, and the function it produces each
   chunk with (its ``_next`` attribute, since werkzeug 0.x) is traced so the span is
-  current while a streamed body runs and ends when the body does.
+  current while a streamed body runs and ends when the body does. A buffered body
+  (the usual response: its bytes in a list) runs no application code while it is
+  iterated, so there only its end is watched, with no context switch per chunk.
 * ``Flask.full_dispatch_request`` names the span. It is the cheapest correct point:
   Flask matches the URL when it pushes the request context, just before it calls
   ``full_dispatch_request``, so ``request.url_rule`` is known there (None for 404 and
@@ -61,6 +63,7 @@ class FlaskInstrumentor(Instrumentor):
 
 def _closing_iterator_chunks():
     """Trace the chunks of the ``ClosingIterator`` that ``Response.__call__`` returns."""
+    from werkzeug.wrappers import Response
     from werkzeug.wsgi import ClosingIterator
 
     def chunks(result, request):
@@ -68,9 +71,23 @@ def _closing_iterator_chunks():
             attributes = result.__dict__
             next_chunk = attributes.get("_next")
             if next_chunk is not None:
-                attributes["_next"] = request.traced_next(next_chunk)
+                if _buffered(attributes.get("_callbacks"), Response):
+                    attributes["_next"] = request.watched_next(next_chunk)
+                else:
+                    attributes["_next"] = request.traced_next(next_chunk)
 
     return chunks
+
+
+def _buffered(callbacks, response_type):
+    """Is the body a werkzeug ``Response`` whose data is already in memory (a list or
+    tuple: ``is_sequence``)? Its chunks are then produced by werkzeug alone, with no
+    application code the span would have to be current for. ``Response.close`` is the
+    last callback ``get_app_iter`` gives its ``ClosingIterator``."""
+    if not callbacks:
+        return False
+    response = getattr(callbacks[-1], "__self__", None)
+    return isinstance(response, response_type) and type(response.response) in (list, tuple)
 
 
 def _request_context_getter():

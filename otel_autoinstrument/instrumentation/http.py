@@ -308,6 +308,7 @@ class HttpServer:
         self.enduser = None  # a framework's () -> this request's user id, when opted in
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
+        self._bases = {}  # (method, scheme, Host header, server name, port, protocol) -> attributes
 
     def span_name(self, method, route=None):
         """``{method} {route}``, or the method alone (``HTTP`` for an unknown one)."""
@@ -362,25 +363,21 @@ class HttpServer:
                            user_agent=None, headers=None):
         """The request attributes of a SERVER span. ``headers`` (pairs or a mapping, only
         read when header capture is on) may be a callable returning them."""
-        value, _, original = method_name(method)
-        attributes = {
-            semconv.HTTP_REQUEST_METHOD: value,
-            semconv.URL_SCHEME: scheme,
-            semconv.URL_PATH: path or "/",
-        }
-        if original is not None:
-            attributes[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
+        key = (method, scheme, host, server_name, server_port, protocol)
+        try:
+            base = self._bases.get(key)
+        except TypeError:  # an unhashable value from an odd server: described, not cached
+            base = key = None
+        if base is None:
+            base = self._request_base(method, scheme, host, server_name, server_port, protocol, key)
+        attributes = base.copy()
+        attributes[semconv.URL_PATH] = path or "/"
         if query:
             attributes[semconv.URL_QUERY] = redact_query(query, self.sensitive)
-        address, port = self.server(host, scheme, server_name, server_port)
-        if address:
-            attributes[semconv.SERVER_ADDRESS] = address
-        if port:
-            attributes[semconv.SERVER_PORT] = port
-        self.security.client_attributes(peer, proxy_header, attributes)
-        version = protocol_version(protocol)
-        if version:
-            attributes[semconv.NETWORK_PROTOCOL_VERSION] = version
+        if self.security.proxy_count:
+            self.security.client_attributes(peer, proxy_header, attributes)
+        elif peer:
+            attributes[semconv.CLIENT_ADDRESS] = peer
         if user_agent:
             attributes[semconv.USER_AGENT_ORIGINAL] = user_agent
         if self.request_headers.enabled and headers is not None:
@@ -388,6 +385,28 @@ class HttpServer:
                 headers = headers()
             attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
         return attributes
+
+    def _request_base(self, method, scheme, host, server_name, server_port, protocol, key):
+        """The attributes every request with these values shares (the method, the server's
+        address from the Host header, the protocol), cached per value set: a service sees
+        a handful of them."""
+        value, _, original = method_name(method)
+        base = {semconv.HTTP_REQUEST_METHOD: value, semconv.URL_SCHEME: scheme}
+        if original is not None:
+            base[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
+        address, port = self.server(host, scheme, server_name, server_port)
+        if address:
+            base[semconv.SERVER_ADDRESS] = address
+        if port:
+            base[semconv.SERVER_PORT] = port
+        version = protocol_version(protocol)
+        if version:
+            base[semconv.NETWORK_PROTOCOL_VERSION] = version
+        if key is not None:
+            if len(self._bases) >= _CACHE_MAX:
+                self._bases.clear()
+            self._bases[key] = base
+        return base
 
     def response(self, span, status_code, headers=None, error=None, facts=None):
         """Record the response: on a recording SERVER span the status code, ERROR for 5xx

@@ -28,7 +28,7 @@ from time import time_ns
 
 from .. import semconv
 from .._log import internal_error
-from ..trace.context import attach, detach, is_suppressed, reset_baggage, set_baggage
+from ..trace.context import _span, _suppressed, detach, reset_baggage, set_baggage
 from ..trace.span import SpanKind
 from . import wsgi_body
 from .http import HttpServer
@@ -97,7 +97,7 @@ class WsgiTracing:
             environ = args[0] if args else kwargs.get("environ")
         else:
             return None  # not called the WSGI way: leave it alone
-        if environ is None or ENVIRON_KEY in environ or is_suppressed():
+        if environ is None or ENVIRON_KEY in environ or _suppressed.get():
             return None  # nothing to trace, or an outer WSGI layer traces this request
         if self.excluded is not None and self.excluded.matches(_full_url(environ)):
             return None
@@ -109,12 +109,14 @@ class WsgiTracing:
                 carried = self.propagator.extract(lambda name: environ.get(keys.get(name) or _environ_key(name)))
                 parent, baggage = carried.span_context, carried.baggage or None
                 break
-        span = self.tracer.start_span(self.http.span_name(method), _SERVER, parent=parent)
-        if span.is_recording():
+        span = self.tracer.start_span(self.http.span_name(method), _SERVER, None, None, None, parent)
+        if span.end_ns is None:  # recording (a NonRecordingSpan's is 0): the attributes are worth it
             span.set_attributes(self._attributes(environ, method))
         request = WsgiRequest(self, span, method, baggage, environ)
         environ[ENVIRON_KEY] = request
-        request.activate()
+        request._span_token = _span.set(span)  # activate(), inlined
+        if baggage:
+            request._baggage_token = set_baggage(baggage)
         return request
 
     def _attributes(self, environ, method):
@@ -158,7 +160,7 @@ class WsgiRequest:
         self._baggage_token = None
 
     def activate(self):
-        self._span_token = attach(self.span)
+        self._span_token = _span.set(self.span)
         if self.baggage:
             self._baggage_token = set_baggage(self.baggage)
 
@@ -185,8 +187,9 @@ class WsgiRequest:
     def set_route(self, route):
         self.route = route
         span = self.span
-        span.update_name(self.tracing.span_name(self.method, route))
-        span.set_attribute(semconv.HTTP_ROUTE, route)
+        if span.end_ns is None:
+            span.name = self.tracing.span_name(self.method, route)  # update_name(), inlined
+            span.set_attribute(semconv.HTTP_ROUTE, route)
 
     def event_facts(self):
         """The request's attributes on a security log event (read only when one is sent)."""
@@ -207,6 +210,12 @@ class WsgiRequest:
         the request current while it runs; its StopIteration ends the span."""
         return partial(self.next_chunk, next_function)
 
+    def watched_next(self, next_function):
+        """``next_function`` of a body whose chunks run no application code (a buffered
+        response: bytes already in memory): no context switch per chunk, only its
+        StopIteration ends the span."""
+        return partial(self.plain_chunk, next_function)
+
     def traced_iterator(self, iterator):
         """``iterator`` whose chunks are produced with the request current; its end ends
         the span."""
@@ -223,8 +232,10 @@ class WsgiRequest:
 
     def _record_status(self, status, headers):
         span = self.span
-        code = status_code(status)
-        if code is not None and (span.is_recording() or code in _AUTH_FAILURES):  # auth failures: sampled or not
+        code = _status_codes.get(status) if type(status) is str else None
+        if code is None:
+            code = status_code(status)
+        if code is not None and (span.end_ns is None or code in _AUTH_FAILURES):  # auth failures: sampled or not
             self.tracing.http.response(span, code, headers, self.error, self.event_facts)
 
     def failed(self, exc):
@@ -250,7 +261,7 @@ class WsgiRequest:
     def run(self, function, *args, **kwargs):
         """Call ``function`` with the request current again (the body's chunks and its
         close); an exception is recorded and passes through untouched."""
-        span_token = attach(self.span)
+        span_token = _span.set(self.span)
         baggage_token = set_baggage(self.baggage) if self.baggage is not None else None
         try:
             return function(*args, **kwargs)
@@ -265,12 +276,15 @@ class WsgiRequest:
         finally:
             if baggage_token is not None:
                 reset_baggage(baggage_token)
-            detach(span_token)
+            try:
+                _span.reset(span_token)  # detach(), inlined: this runs per chunk
+            except ValueError:
+                pass  # produced in another context: the span is not current there
 
     def next_chunk(self, next_function):
         """``run(next_function)`` for one chunk of the body, inlined (it runs per chunk);
         the body's end (StopIteration) ends the span."""
-        span_token = attach(self.span)
+        span_token = _span.set(self.span)
         baggage_token = set_baggage(self.baggage) if self.baggage is not None else None
         try:
             chunk = next_function()
@@ -286,11 +300,28 @@ class WsgiRequest:
         finally:
             if baggage_token is not None:
                 reset_baggage(baggage_token)
-            detach(span_token)
+            try:
+                _span.reset(span_token)  # detach(), inlined: this runs per chunk
+            except ValueError:
+                pass  # produced in another context: the span is not current there
         watch = self.watch
         if watch is not None:
             watch.last_ns = time_ns()
         return chunk
+
+    def plain_chunk(self, next_function):
+        """One chunk of a body that runs no application code (see ``watched_next``)."""
+        try:
+            return next_function()
+        except StopIteration:
+            self.end()
+            raise
+        except BaseException as exc:
+            try:
+                self.record_exception(exc)
+            except Exception:
+                internal_error("recording a WSGI body error")
+            raise
 
     def end(self):
         """The body ended or was closed (idempotent)."""

@@ -8,6 +8,7 @@ is encoded until the export thread does it.
 from __future__ import annotations
 
 import time
+from time import time_ns
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -216,8 +217,7 @@ class Span:
         if length is None and not store and len(attributes) <= count:
             # A new span's first attributes, within the count limit and with no length
             # limit (the defaults): copy the plain values in one step.
-            plain = _PLAIN_TYPES
-            if all(type(v) in plain for v in attributes.values()):
+            if _PLAIN_TYPES.issuperset(map(type, attributes.values())):
                 store.update(attributes)
                 return
         for key, value in attributes.items():
@@ -277,7 +277,7 @@ class Span:
     def end(self, end_time: Optional[int] = None) -> None:
         if self.end_ns is not None:
             return  # idempotent: a second end is ignored
-        self.end_ns = end_time or time.time_ns()
+        self.end_ns = end_time or time_ns()
         self._provider.on_end(self)
 
     def __enter__(self) -> Span:

@@ -6,14 +6,14 @@ that receive ended spans). A tracer is the provider plus an instrumentation scop
 
 from __future__ import annotations
 
-import time
 from random import getrandbits
+from time import time_ns
 
 from ..processors import Processors
 from .context import _span, attach, detach, get_current_span
 from .sampling import AlwaysOn, ParentBased
 from .span import (  # noqa: F401
-    INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
+    _PLAIN_TYPES, INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class TracerProvider:
         self.sampler = sampler
         self.limits = limits or Limits()
         self.processors = Processors(processors)
+        self._route_ended_spans()
         self._tracers: Dict[Tuple[str, ...], Tracer] = {}
         # The default sampler (parentbased_always_on) decided inline on the hot path.
         self.parent_or_on = isinstance(sampler, ParentBased) and isinstance(sampler.root, AlwaysOn)
@@ -73,10 +74,20 @@ class TracerProvider:
 
     def add_processor(self, processor: Any) -> None:
         self.processors.append(processor)
+        self._route_ended_spans()
 
     def on_end(self, span: Span) -> None:
+        """Hand an ended span to every processor. (Replaced on the instance by the one
+        processor's own ``on_end`` when there is just one: a call less per span.)"""
         for processor in self.processors:
             processor.on_end(span)
+
+    def _route_ended_spans(self) -> None:
+        processors = self.processors
+        if len(processors) == 1:
+            self.on_end = processors[0].on_end  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("on_end", None)
 
     def force_flush(self, timeout_s: float = 5.0) -> None:
         self.processors.force_flush(timeout_s)
@@ -116,9 +127,20 @@ class Tracer:
             # Unsampled, or nowhere to send it (exporter none): the context still
             # propagates, and instrumentations skip their attribute work.
             return NonRecordingSpan(context)
-        span = Span(name, context, parent, kind, start_time or time.time_ns(), {}, [], self.scope, provider)
-        if attributes:
-            span.set_attributes(attributes)
+        limits = provider.limits
+        if not attributes:
+            store = {}
+        elif (limits.attribute_length is None and len(attributes) <= limits.attribute_count
+                and _PLAIN_TYPES.issuperset(map(type, attributes.values()))):
+            # Plain values within the limits (the defaults; what instrumentations pass):
+            # copied in one step, no per-value checks.
+            store = dict(attributes)
+        else:
+            store = None
+        span = Span(name, context, parent, kind, start_time or time_ns(), {} if store is None else store, [],
+                    self.scope, provider)
+        if store is None:
+            span.set_attributes(attributes)  # type: ignore[arg-type]
         if links:
             for link in links:
                 span.add_link(link.context, link.attributes)
@@ -147,12 +169,15 @@ class _CurrentSpan:
 
     def __enter__(self) -> AnySpan:
         span = self.span = self.tracer.start_span(self.name, self.kind, self.attributes, self.links)
-        self.token = attach(span)
+        self.token = _span.set(span)  # attach(), inlined: this runs for every span
         return span
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> Literal[False]:
         span = self.span
-        detach(self.token)
+        try:
+            _span.reset(self.token)  # detach(), inlined
+        except ValueError:
+            pass  # entered in another context: the span is not current here anyway
         if isinstance(exc, Exception) and span.end_ns is None:
             record_error(span, exc, error_type=False, record_exception=self.record_exception)
         if self.end_on_exit:

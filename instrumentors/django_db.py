@@ -16,7 +16,7 @@ The Django instrumentor calls ``patches(self)`` from its own ``patches()``; the 
 class has set ``tracer`` and ``settings`` by then.
 """
 
-from otel_autoinstrument.instrumentation import capture_internal_errors
+from otel_autoinstrument.instrumentation import internal_error
 from otel_autoinstrument.instrumentation.db import DbSpans, claim_statement, release_statement
 
 _MODULE = "django.db.backends.utils"
@@ -27,11 +27,15 @@ def patches(instrumentor):
     spans = DbSpans(instrumentor.tracer, instrumentor.settings)
 
     def traced(wrapped, instance, args, kwargs):
+        # try/except rather than ``with capture_internal_errors(...)``: the same safety
+        # net without three calls per use, on a path that runs for every statement.
         span = claim = None
-        with capture_internal_errors("django: starting a database span"):
+        try:
             sql = args[0] if args else kwargs["sql"]
             span = spans.start(_target(spans, instance.db), sql)
             claim = claim_statement(span)
+        except Exception:
+            internal_error("django: starting a database span")
         error = None
         try:
             return wrapped(*args, **kwargs)
@@ -40,10 +44,12 @@ def patches(instrumentor):
             raise
         finally:
             if span is not None:
-                with capture_internal_errors("django: finishing a database span"):
+                try:
                     if claim is not None:
                         release_statement(claim)
                     spans.finish(span, error)
+                except Exception:
+                    internal_error("django: finishing a database span")
 
     return [
         (_MODULE, "CursorWrapper.execute", traced),

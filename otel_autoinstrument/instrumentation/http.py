@@ -44,7 +44,8 @@ AUTH_FAILURE_REASON = "auth.failure.reason"
 _KNOWN_METHODS = semconv.KNOWN_HTTP_METHODS
 _STATUS_REASONS = {401: "unauthorized", 403: "forbidden"}
 _PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3"}
-_CACHE_MAX = 256  # bound of every cache keyed by request data (Host header, route, authority)
+_CACHE_MAX = 256  # bound of every cache keyed by request data (Host header, route, authority, URL)
+_CACHED_URL_MAX = 2048  # longer URLs are described on every request, never kept
 _ASCII_DIGITS = frozenset("0123456789")
 
 
@@ -466,6 +467,7 @@ class HttpClient:
         self.request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_request, sanitize)
         self.response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_response, sanitize)
         self._servers = {}  # scheme://authority -> (server.address, server.port)
+        self._requests = {}  # (method, url) -> (span name, attributes): services call the same URLs
 
     def is_excluded(self, url):
         return self.excluded is not None and self.excluded.matches(url)
@@ -487,6 +489,30 @@ class HttpClient:
 
     def attributes(self, method, url, headers=None):
         """``(span name, attributes)`` of a request."""
+        if headers is not None and self.request_headers.enabled:
+            name, attributes = self._describe(method, url)
+            attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
+            return name, attributes
+        name, attributes = self._described(method, url)
+        return name, dict(attributes)
+
+    def _described(self, method, url):
+        """``_describe()``, cached per (method, URL) up to ``_CACHE_MAX`` pairs of URLs up
+        to ``_CACHED_URL_MAX`` characters. The attributes are shared: never change them."""
+        key = (method, url)
+        try:
+            found = self._requests.get(key)
+        except TypeError:  # an unhashable URL object: described every time
+            return self._describe(method, url)
+        if found is None:
+            found = self._describe(method, url)
+            if isinstance(url, str) and len(url) <= _CACHED_URL_MAX:
+                if len(self._requests) >= _CACHE_MAX:
+                    self._requests.clear()
+                self._requests[key] = found
+        return found
+
+    def _describe(self, method, url):
         value, name, original = method_name(method or "GET")
         attributes = {semconv.HTTP_REQUEST_METHOD: value, semconv.URL_FULL: redact_url(url, self.sensitive)}
         if original is not None:
@@ -496,16 +522,17 @@ class HttpClient:
             attributes[semconv.SERVER_ADDRESS] = address
         if port:
             attributes[semconv.SERVER_PORT] = port
-        if headers is not None and self.request_headers.enabled:
-            attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
         return name, attributes
 
     def start(self, method, url, headers=None, parent=None, **kwargs):
         """The CLIENT span of a request, or None when ``url`` is excluded. ``parent``
         defaults to the current span; extra keyword arguments go to ``start_span``."""
-        if self.is_excluded(url):
+        if self.excluded is not None and self.excluded.matches(url):
             return None
-        name, attributes = self.attributes(method, url, headers)
+        if headers is not None and self.request_headers.enabled:
+            name, attributes = self.attributes(method, url, headers)
+        else:
+            name, attributes = self._described(method, url)  # start_span copies them
         if parent is not None:
             kwargs["parent"] = parent
         return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)

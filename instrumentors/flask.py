@@ -71,23 +71,18 @@ def _closing_iterator_chunks():
             attributes = result.__dict__
             next_chunk = attributes.get("_next")
             if next_chunk is not None:
-                if _buffered(attributes.get("_callbacks"), Response):
+                # A buffered werkzeug Response (its data a list or tuple: ``is_sequence``)
+                # produces its chunks with no application code the span would have to
+                # be current for. ``Response.close`` is the last callback ``get_app_iter``
+                # gives the ClosingIterator.
+                callbacks = attributes.get("_callbacks")
+                response = getattr(callbacks[-1], "__self__", None) if callbacks else None
+                if isinstance(response, Response) and type(response.response) in (list, tuple):
                     attributes["_next"] = request.watched_next(next_chunk)
                 else:
                     attributes["_next"] = request.traced_next(next_chunk)
 
     return chunks
-
-
-def _buffered(callbacks, response_type):
-    """Is the body a werkzeug ``Response`` whose data is already in memory (a list or
-    tuple: ``is_sequence``)? Its chunks are then produced by werkzeug alone, with no
-    application code the span would have to be current for. ``Response.close`` is the
-    last callback ``get_app_iter`` gives its ``ClosingIterator``."""
-    if not callbacks:
-        return False
-    response = getattr(callbacks[-1], "__self__", None)
-    return isinstance(response, response_type) and type(response.response) in (list, tuple)
 
 
 def _request_context_getter():

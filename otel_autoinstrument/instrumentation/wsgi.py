@@ -74,7 +74,11 @@ class WsgiTracing:
         try:
             request = self._start(args, kwargs)
             if request is not None:
-                args, kwargs = request.call_arguments(args, kwargs)
+                if len(args) == 2 and not kwargs:  # how servers call an application
+                    request._start_response = args[1]
+                    args = (args[0], request.start_response)
+                else:
+                    args, kwargs = request.call_arguments(args, kwargs)
         except Exception:
             internal_error("starting a WSGI server span")
             if request is not None:
@@ -225,18 +229,16 @@ class WsgiRequest:
 
     def start_response(self, status, headers, *args, **kwargs):
         try:
-            self._record_status(status, headers)
+            # _record_status(), inlined: once per request
+            span = self.span
+            code = _status_codes.get(status) if type(status) is str else None
+            if code is None:
+                code = status_code(status)
+            if code is not None and (span.end_ns is None or code in _AUTH_FAILURES):  # auth failures: sampled or not
+                self.tracing.http.response(span, code, headers, self.error, self.event_facts)
         except Exception:
             internal_error("recording a WSGI response status")
         return self._start_response(status, headers, *args, **kwargs)
-
-    def _record_status(self, status, headers):
-        span = self.span
-        code = _status_codes.get(status) if type(status) is str else None
-        if code is None:
-            code = status_code(status)
-        if code is not None and (span.end_ns is None or code in _AUTH_FAILURES):  # auth failures: sampled or not
-            self.tracing.http.response(span, code, headers, self.error, self.event_facts)
 
     def failed(self, exc):
         """The application raised: record, end, leave the context as it was."""
@@ -251,7 +253,11 @@ class WsgiRequest:
     def returned(self, result):
         """The application returned its iterable: the span ends with the body."""
         try:
-            self.deactivate()
+            if self._baggage_token is not None:
+                self.deactivate()
+            else:  # deactivate(), inlined
+                token, self._span_token = self._span_token, None
+                detach(token)
             return wsgi_body.keep_body(result, self, self.tracing.chunks)
         except Exception:
             internal_error("keeping a WSGI response")
@@ -327,9 +333,13 @@ class WsgiRequest:
         """The body ended or was closed (idempotent)."""
         self.environ = None  # the environ holds this request: no cycle outlives the response
         try:
-            if self.watch is not None:
-                wsgi_body.forget(self.watch)
-            self.span.end()
+            watch = self.watch
+            if watch is not None:
+                self.watch = None  # a second end (the body's end, then its close) is cheap
+                wsgi_body.forget(watch)
+            span = self.span
+            if span.end_ns is None:
+                span.end()
         except Exception:
             internal_error("ending a WSGI server span")
 

@@ -41,11 +41,15 @@ def keep_body(result, request, chunks=None):
     if keep_in_place(result, request):
         if chunks is not None:
             chunks(result, request)
-        request.watch = _watch(result, request)
-        return result
-    body = _proxy_type(type(result), hasattr(result, "close"))(result, request)
-    request.watch = _watch(body, request)
-    return body
+        kept = result
+    else:
+        kept = _proxy_type(type(result), hasattr(result, "close"))(result, request)
+    if request.span.end_ns is None:  # recording: the span's end is watched (_watch, inlined)
+        if not _exit_registered:
+            _register_exit()
+        watch = request.watch = Watch(request.span)
+        _pending[watch] = weakref.ref(kept, watch.dropped)
+    return kept
 
 
 def keep_in_place(result, request):
@@ -79,27 +83,23 @@ class CloseHook:
     def __call__(self, *args, **kwargs):
         request = self._request
         try:
-            close = self._restore()
+            # The object as it was, and its original close (inlined: once per request).
+            target = self._target
+            attributes = target.__dict__
+            if self._own:
+                close = self._previous
+                if attributes.get("close") is self:
+                    attributes["close"] = close
+            else:
+                if attributes.get("close") is self:
+                    del attributes["close"]
+                close = getattr(type(target), "close")
+                bind = getattr(type(close), "__get__", None)
+                if bind is not None:
+                    close = bind(close, target, type(target))
             return request.run(close, *args, **kwargs)
         finally:
             request.end()
-
-    def _restore(self):
-        """The object as it was; its original ``close``."""
-        target = self._target
-        attributes = target.__dict__
-        if self._own:
-            close = self._previous
-            if attributes.get("close") is self:
-                attributes["close"] = close
-        else:
-            if attributes.get("close") is self:
-                del attributes["close"]
-            close = getattr(type(target), "close")
-            bind = getattr(type(close), "__get__", None)
-            if bind is not None:
-                close = bind(close, target, type(target))
-        return close
 
 
 class Chunks:
@@ -304,21 +304,14 @@ class Watch:
             internal_error("ending the span of an unclosed WSGI response")
 
 
-def _watch(obj, request):
-    """End ``request``'s span when ``obj`` is dropped unclosed or when the process exits."""
+def _register_exit():
+    """End the spans still pending when the process exits."""
     global _exit_registered
-    span = request.span
-    if not span.is_recording():
-        return None  # nothing to end: the request was not sampled
-    if not _exit_registered:
-        import atexit
+    import atexit
 
-        # Registered after the agent's own exit flush, so it runs first (atexit is LIFO).
-        atexit.register(_end_pending_at_exit)
-        _exit_registered = True
-    watch = Watch(span)
-    _pending[watch] = weakref.ref(obj, watch.dropped)
-    return watch
+    # Registered after the agent's own exit flush, so it runs first (atexit is LIFO).
+    atexit.register(_end_pending_at_exit)
+    _exit_registered = True
 
 
 def forget(watch):

@@ -43,7 +43,8 @@ AUTH_FAILURE_REASON = "auth.failure.reason"
 
 _KNOWN_METHODS = semconv.KNOWN_HTTP_METHODS
 _STATUS_REASONS = {401: "unauthorized", 403: "forbidden"}
-_PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3"}
+_PROTOCOLS = {"HTTP/1.1": "1.1", "HTTP/1.0": "1.0", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3",
+              "1.1": "1.1", "1.0": "1.0", "2": "2", "3": "3"}
 _CACHE_MAX = 256  # bound of every cache keyed by request data (Host header, route, authority, URL)
 _CACHED_URL_MAX = 2048  # longer URLs are described on every request, never kept
 _ASCII_DIGITS = frozenset("0123456789")
@@ -533,9 +534,13 @@ class HttpClient:
             name, attributes = self.attributes(method, url, headers)
         else:
             name, attributes = self._described(method, url)  # start_span copies them
+        if kwargs:
+            if parent is not None:
+                kwargs["parent"] = parent
+            return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
         if parent is not None:
-            kwargs["parent"] = parent
-        return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
+            return self.tracer.start_span(name, SpanKind.CLIENT, attributes, parent=parent)
+        return self.tracer.start_span(name, SpanKind.CLIENT, attributes)
 
     def start_sent(self, call, method, url, headers=None):
         """The span of one request sent for ``call`` (a ``clients.ClientCall``, or None for a
@@ -567,9 +572,10 @@ class HttpClient:
             if status_code >= 400 and error is None:
                 span.set_attribute(semconv.ERROR_TYPE, str(status_code))
                 span.set_status(StatusCode.ERROR)
-        version = protocol_version(protocol) if isinstance(protocol, str) else None
-        if version:
-            span.set_attribute(semconv.NETWORK_PROTOCOL_VERSION, version)
+        if isinstance(protocol, str):
+            version = _PROTOCOLS.get(protocol) or protocol_version(protocol)
+            if version:
+                span.set_attribute(semconv.NETWORK_PROTOCOL_VERSION, version)
         if headers is not None and self.response_headers.enabled:
             span.set_attributes(self.response_headers.attributes(RESPONSE_HEADER_PREFIX, headers))
         if error is not None:

@@ -46,6 +46,8 @@ class Propagator:
     def __init__(self, names):
         self.propagators = [_build(name) for name in names]
         self.fields = tuple(f for p in self.propagators for f in p.fields)
+        # Without baggage in the context, the baggage propagator has nothing to write.
+        self._without_baggage = [p for p in self.propagators if not getattr(p, "baggage_only", False)]
 
     def extract(self, get):
         carried = Carried()
@@ -60,7 +62,14 @@ class Propagator:
         """Write the headers for ``span`` (default: the current span) and current baggage."""
         if span is None:
             span = _span.get()
-        self.inject_context(set_header, span.context if span is not None else None, _baggage.get())
+        context = span.context if span is not None else None
+        baggage = _baggage.get()
+        # inject_context(), inlined: this runs for every outgoing request.
+        for propagator in self.propagators if baggage else self._without_baggage:
+            try:
+                propagator.inject(set_header, context, baggage)
+            except Exception:
+                _log.internal_error("injecting %s" % type(propagator).__name__)
 
     def inject_context(self, set_header, context, baggage):
         """Write the headers for a span context (or None) and baggage (a dict, or None)."""

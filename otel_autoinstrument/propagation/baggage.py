@@ -50,6 +50,7 @@ def format_baggage(entries):
 
 class BaggagePropagator:
     fields = ("baggage",)
+    baggage_only = True  # writes nothing for a context without baggage
 
     def extract(self, get, carried):
         entries = parse_baggage(get("baggage"))

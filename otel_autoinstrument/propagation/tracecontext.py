@@ -93,8 +93,9 @@ class TraceContextPropagator:
                                            is_remote=True)
 
     def inject(self, set_header, context, baggage):
-        if context is None or not context.is_valid:
+        if context is None or not (context.trace_id and context.span_id):  # is_valid, inlined
             return
-        set_header("traceparent", format_traceparent(context))
+        set_header("traceparent", "00-%032x-%016x-%02x" % (  # format_traceparent(), inlined
+            context.trace_id, context.span_id, context.trace_flags & 0xFF))
         if context.trace_state:
             set_header("tracestate", context.trace_state)

@@ -197,8 +197,9 @@ def _exporter(pipeline, standard):
             scope = scopes[name] = Scope(name)
         levelno = record.levelno
         severity = _SEVERITY.get(levelno) or severity_number(levelno)
-        return make(_message(record), severity, record.levelname, attributes, int(record.created * 1e9),
-                    trace_id, span_id, flags, scope, dropped)
+        message = fields.get("message")  # set when a handler's Formatter ran: reused
+        return make(message if type(message) is str else _message(record), severity, record.levelname, attributes,
+                    int(record.created * 1e9), trace_id, span_id, flags, scope, dropped)
 
     def export(record):
         name = record.name

@@ -30,6 +30,11 @@ class Processors(list):
         for processor in self:
             processor.on_end(item)
 
+    def dispatcher(self):
+        """What hands an item to every processor, at the least cost: the one processor's
+        own ``on_end`` when there is just one (a call less per item), else this list's."""
+        return self[0].on_end if len(self) == 1 else self.on_end
+
     def force_flush(self, timeout_s=5.0):
         within(self, "force_flush", timeout_s)
 

@@ -38,11 +38,15 @@ class LogPipeline:
         self.attribute_count = attribute_count
         self.attribute_length = attribute_length
         self.processors = Processors(processors)
+        self.emit = self.processors.dispatcher()
 
     def add_processor(self, processor):
         self.processors.append(processor)
+        self.emit = self.processors.dispatcher()
 
     def emit(self, record):
+        """Hand ``record`` to every processor. (Replaced on the instance by
+        ``processors.dispatcher()``.)"""
         for processor in self.processors:
             processor.on_end(record)
 

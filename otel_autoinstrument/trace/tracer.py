@@ -77,17 +77,13 @@ class TracerProvider:
         self._route_ended_spans()
 
     def on_end(self, span: Span) -> None:
-        """Hand an ended span to every processor. (Replaced on the instance by the one
-        processor's own ``on_end`` when there is just one: a call less per span.)"""
+        """Hand an ended span to every processor. (Replaced on the instance by
+        ``processors.dispatcher()``.)"""
         for processor in self.processors:
             processor.on_end(span)
 
     def _route_ended_spans(self) -> None:
-        processors = self.processors
-        if len(processors) == 1:
-            self.on_end = processors[0].on_end  # type: ignore[method-assign]
-        else:
-            self.__dict__.pop("on_end", None)
+        self.on_end = self.processors.dispatcher()  # type: ignore[method-assign]
 
     def force_flush(self, timeout_s: float = 5.0) -> None:
         self.processors.force_flush(timeout_s)

@@ -229,7 +229,6 @@ class WsgiRequest:
 
     def start_response(self, status, headers, *args, **kwargs):
         try:
-            # _record_status(), inlined: once per request
             span = self.span
             code = _status_codes.get(status) if type(status) is str else None
             if code is None:

@@ -235,8 +235,10 @@ def _instructions(command, env, out):
     """(instructions on the main thread, on every other thread) of ``command``."""
     import glob
 
+    # One hash seed: dict layouts, and so the counts, are then the same from run to run.
     done = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--separate-threads=yes",
-                           "--callgrind-out-file=" + out] + command, env=env, capture_output=True, text=True)
+                           "--callgrind-out-file=" + out] + command, env=dict(env, PYTHONHASHSEED="0"),
+                          capture_output=True, text=True)
     if done.returncode:
         raise SystemExit("callgrind failed: %s" % done.stderr[-2000:])
     threads = {}

@@ -46,10 +46,13 @@ class WsgiTracing:
     """The WSGI wrapper of one instrumentor: settings resolved once (``HttpServer``),
     caches shared by every request."""
 
-    def __init__(self, instrumentor, excluded_variable=None, chunks=None):
+    def __init__(self, instrumentor, excluded_variable=None, chunks=None, route_of=None):
         """``chunks(result, request)``: a framework's way to trace the chunks of a response
-        object kept in place (see ``wsgi_body``), e.g. ``request.traced_next``."""
+        object kept in place (see ``wsgi_body``), e.g. ``request.traced_next``.
+        ``route_of(request)``: a framework's way to learn the route at ``start_response``,
+        when nothing has named the span yet (None: no route, e.g. a 404)."""
         self.chunks = chunks
+        self.route_of = route_of
         self.http = http = HttpServer(instrumentor, excluded_variable)
         self.tracer = http.tracer
         self.propagator = http.propagator
@@ -229,6 +232,10 @@ class WsgiRequest:
 
     def start_response(self, status, headers, *args, **kwargs):
         try:
+            if self.route is None and self.tracing.route_of is not None:
+                route = self.tracing.route_of(self)
+                if route is not None:
+                    self.set_route(route)
             span = self.span
             code = _status_codes.get(status) if type(status) is str else None
             if code is None:

@@ -236,9 +236,12 @@ def _instructions(command, env, out):
     import glob
 
     # One hash seed: dict layouts, and so the counts, are then the same from run to run.
+    # Valgrind runs one thread at a time, slowly: queues and the exit bound large enough
+    # that nothing is dropped, so every item's export is counted.
+    env = dict(env, PYTHONHASHSEED="0", OTEL_BSP_MAX_QUEUE_SIZE="1000000", OTEL_BLRP_MAX_QUEUE_SIZE="1000000",
+               OTEL_PYTHON_EXIT_TIMEOUT="600000")
     done = subprocess.run(["valgrind", "--tool=callgrind", "--trace-children=yes", "--separate-threads=yes",
-                           "--callgrind-out-file=" + out] + command, env=dict(env, PYTHONHASHSEED="0"),
-                          capture_output=True, text=True)
+                           "--callgrind-out-file=" + out] + command, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit("callgrind failed: %s" % done.stderr[-2000:])
     threads = {}

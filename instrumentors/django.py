@@ -24,9 +24,8 @@ WSGI layer; the ``got_request_exception`` signal, sent for exactly those, record
 
 import sys
 
+from otel_autoinstrument.instrumentation import WSGI_ENVIRON_KEY as ENVIRON_KEY
 from otel_autoinstrument.instrumentation import Instrumentor, get_current_span, internal_error
-from otel_autoinstrument.instrumentation.http import set_enduser
-from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
 
 MIDDLEWARE_PATH = "otel_autoinstrument.instrumentors.django.RouteMiddleware"
 _SIGNAL_UID = "otel_autoinstrument.django.exception"
@@ -39,6 +38,8 @@ class DjangoInstrumentor(Instrumentor):
     modules = ("django",)
 
     def patches(self):
+        from otel_autoinstrument.instrumentation.wsgi import WsgiTracing  # loaded with Django, not at start-up
+
         self._tracing = WsgiTracing(self, "OTEL_PYTHON_DJANGO_EXCLUDED_URLS", chunks=_streaming_chunks())
         patches = [
             ("django.core.handlers.wsgi", "WSGIHandler.__call__", self._tracing),
@@ -161,6 +162,8 @@ def record_django_enduser(request):
     try:
         traced = request.META.get(ENVIRON_KEY)
         if traced is not None and traced.tracing.http.security.capture_enduser:
+            from otel_autoinstrument.instrumentation.http import set_enduser  # loaded with the WSGI layer
+
             set_enduser(traced.span, django_enduser(request))
     except Exception:
         internal_error("recording a Django enduser.id")

@@ -23,8 +23,8 @@ before or after the agent started and subclasses of ``Flask`` are all covered, a
   do both, as before.
 """
 
+from otel_autoinstrument.instrumentation import WSGI_ENVIRON_KEY as ENVIRON_KEY
 from otel_autoinstrument.instrumentation import Instrumentor, internal_error
-from otel_autoinstrument.instrumentation.wsgi import ENVIRON_KEY, WsgiTracing
 
 
 class FlaskInstrumentor(Instrumentor):
@@ -33,6 +33,8 @@ class FlaskInstrumentor(Instrumentor):
     modules = ("flask",)
 
     def patches(self):
+        from otel_autoinstrument.instrumentation.wsgi import WsgiTracing  # loaded with Flask, not at start-up
+
         self._request_context = _request_context_getter()
         self._signal = _exception_signal()
         self._tracing = WsgiTracing(self, "OTEL_PYTHON_FLASK_EXCLUDED_URLS", chunks=_closing_iterator_chunks(),

@@ -22,7 +22,6 @@ client-side and server-side cursors, ``prepare=False``, COPY, or a connection wh
 
 from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, is_suppressed
 
-from .postgres_statements import StatementSpans
 
 
 class PsycopgInstrumentor(Instrumentor):
@@ -32,6 +31,8 @@ class PsycopgInstrumentor(Instrumentor):
 
     def patches(self):
         import psycopg
+
+        from .postgres_statements import StatementSpans  # the SQL helpers load with psycopg, not at start-up
 
         self._statements = StatementSpans(self, "psycopg")
         self._never_prepared = (psycopg.ClientCursor, psycopg.AsyncClientCursor,

@@ -17,7 +17,6 @@ psycopg2 keeps no statement cache: the SQL commenter, when enabled, applies to e
 
 from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors
 
-from .postgres_statements import StatementSpans
 
 _TRACED = "_otel_autoinstrument_traced"
 
@@ -34,6 +33,8 @@ class Psycopg2Instrumentor(Instrumentor):
         self._cursors = {}  # application's cursor class -> traced subclass
 
     def patches(self):
+        from .postgres_statements import StatementSpans  # the SQL helpers load with psycopg2, not at start-up
+
         self._statements = StatementSpans(self, "psycopg2")
         return [("psycopg2", "connect", self._connect)]
 

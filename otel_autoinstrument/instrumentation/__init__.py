@@ -62,7 +62,13 @@ __all__ = [
     "capture_internal_errors", "internal_error", "record_error", "qualified_type",
     # version checks, logs and log events, attribute names
     "satisfies", "parse_requirement", "log_pipeline_record", "emit_event", "SEVERITY_WARN", "semconv",
+    # where the WSGI layer keeps a request's state (``wsgi.ENVIRON_KEY``)
+    "WSGI_ENVIRON_KEY",
 ]
+
+# Here as well as in ``wsgi``: framework instrumentors read it in their hooks without
+# loading the WSGI layer when the agent starts (it loads with the framework).
+WSGI_ENVIRON_KEY = "otel_autoinstrument.request"
 
 # Loaded on first use: the tracer module (and the ``random`` and ``functools`` it
 # imports) with the first span, the version checks when a library is first imported.

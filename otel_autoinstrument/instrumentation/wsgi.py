@@ -31,11 +31,12 @@ from .._log import internal_error
 from ..trace.context import _span, _suppressed, detach, reset_baggage, set_baggage
 from ..trace.span import SpanKind
 from . import wsgi_body
+from . import WSGI_ENVIRON_KEY
 from .http import HttpServer
 
 __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
 
-ENVIRON_KEY = "otel_autoinstrument.request"
+ENVIRON_KEY = WSGI_ENVIRON_KEY
 
 _SERVER = SpanKind.SERVER
 _ASCII_DIGITS = frozenset("0123456789")

@@ -190,10 +190,12 @@ class Span:
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         if self.end_ns is not None:
             return
-        # Inlined common case (a str, int, bool or float under the limits): this is
-        # the most frequent call on the hot path.
         attributes = self.attributes
-        limits = self._provider.limits
+        provider = self._provider
+        if type(value) in provider.plain_types and (key in attributes or len(attributes) < provider.attribute_count):
+            attributes[key] = value  # the common case, the most frequent call on the hot path
+            return
+        limits = provider.limits
         if key not in attributes and len(attributes) >= limits.attribute_count:
             self.dropped_attributes += 1
             return

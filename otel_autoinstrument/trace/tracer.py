@@ -57,7 +57,11 @@ class TracerProvider:
                  processors: Sequence[Any] = ()) -> None:
         self.resource = resource
         self.sampler = sampler
-        self.limits = limits or Limits()
+        self.limits = limits = limits or Limits()
+        # What ``Span.set_attribute`` checks first: a value of these types, under the
+        # count limit, is stored as it is (a str only when no length limit applies).
+        self.attribute_count = limits.attribute_count
+        self.plain_types = _PLAIN_TYPES if limits.attribute_length is None else frozenset((int, float, bool))
         self.processors = Processors(processors)
         self._route_ended_spans()
         self._tracers: Dict[Tuple[str, ...], Tracer] = {}
@@ -123,20 +127,17 @@ class Tracer:
             # Unsampled, or nowhere to send it (exporter none): the context still
             # propagates, and instrumentations skip their attribute work.
             return NonRecordingSpan(context)
-        limits = provider.limits
         if not attributes:
-            store = {}
-        elif (limits.attribute_length is None and len(attributes) <= limits.attribute_count
+            span = Span(name, context, parent, kind, start_time or time_ns(), {}, [], self.scope, provider)
+        elif (provider.plain_types is _PLAIN_TYPES and len(attributes) <= provider.attribute_count
                 and _PLAIN_TYPES.issuperset(map(type, attributes.values()))):
             # Plain values within the limits (the defaults; what instrumentations pass):
             # copied in one step, no per-value checks.
-            store = dict(attributes)
+            span = Span(name, context, parent, kind, start_time or time_ns(), dict(attributes), [], self.scope,
+                        provider)
         else:
-            store = None
-        span = Span(name, context, parent, kind, start_time or time_ns(), {} if store is None else store, [],
-                    self.scope, provider)
-        if store is None:
-            span.set_attributes(attributes)  # type: ignore[arg-type]
+            span = Span(name, context, parent, kind, start_time or time_ns(), {}, [], self.scope, provider)
+            span.set_attributes(attributes)
         if links:
             for link in links:
                 span.add_link(link.context, link.attributes)

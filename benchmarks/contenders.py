@@ -13,6 +13,8 @@ and one Contender to CONTENDERS.  Fields:
   role      "baseline" (what added costs are measured against), "subject" (this
             project: the targets apply to it), "reference" (the agent the subject
             must beat), or "other"
+  logs      whether it exports the application's log records over OTLP (the web
+            scenarios expect them only then)
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -68,6 +70,7 @@ class Contender:
     env: Dict[str, str] = field(default_factory=dict)
     tracer: Optional[str] = None
     role: str = "other"
+    logs: bool = True
 
 
 VENVS = {
@@ -75,6 +78,8 @@ VENVS = {
     "this": Venv(APP_DEPS, install_repo=True),
     "official": Venv(APP_DEPS + OFFICIAL_DEPS),
     "this-api": Venv(APP_DEPS + API_DEPS, install_repo=True),
+    # Datadog's agent: its own instrumentation, traces over OTLP (http/json) since 4.8
+    "ddtrace": Venv(APP_DEPS + ["ddtrace"]),
     # the sink's own environment (decoder); not a contender
     "sink": Venv(["opentelemetry-proto"]),
 }
@@ -88,7 +93,16 @@ CONTENDERS = [
                    # the SDK only attaches its logging handler (log export) with this
                    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"},
               tracer="opentelemetry.trace:get_tracer", role="reference"),
-    # Contender("ddtrace", "ddtrace", ["ddtrace-run"], env={...}, tracer=None),
+    # ddtrace exports traces over OTLP only as http/json (DD_TRACE_OTEL_ENABLED with
+    # OTEL_TRACES_EXPORTER=otlp); stdlib log records it does not export over OTLP at all
+    # (its OTLP logs are the OpenTelemetry Logs API's). Its agent-side extras that would
+    # talk to a Datadog agent on localhost:8126 are off: telemetry, remote configuration,
+    # client-side stats, runtime metrics.
+    Contender("ddtrace", "ddtrace", ["ddtrace-run"],
+              env={"DD_TRACE_OTEL_ENABLED": "true", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+                   "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false", "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+                   "DD_TRACE_STATS_COMPUTATION_ENABLED": "false", "DD_RUNTIME_METRICS_ENABLED": "false"},
+              tracer="dd_tracer:get_tracer", role="other", logs=False),
 ]
 
 

@@ -147,7 +147,8 @@ def run_case(ctx, settings, case):
                                       for r, b in s["blocks"].items() if r in base["blocks"]])
         spans, logs, _ = delivered(ctx.sink, s["service"])
         is_base = name == ctx.baseline
-        dv = None if is_base else delivery(s["sent"] * spans_per, spans, s["sent"] * logs_per, logs)
+        expected_logs = s["sent"] * logs_per if s["rt"].contender.logs else 0
+        dv = None if is_base else delivery(s["sent"] * spans_per, spans, expected_logs, logs)
         res = {"value": fig["mean_us"], "added": fig.get("added_us"), "figures": fig, "delivery": dv}
         if s["failed"]:
             res["error"] = s["failed"]

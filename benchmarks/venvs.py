@@ -21,7 +21,7 @@ VERSION_DISTS = [
     "otel-autoinstrument",
     "opentelemetry-api", "opentelemetry-sdk", "opentelemetry-distro",
     "opentelemetry-instrumentation", "opentelemetry-exporter-otlp-proto-http",
-    "opentelemetry-proto", "protobuf",
+    "opentelemetry-proto", "protobuf", "ddtrace",
 ]
 
 

@@ -311,6 +311,7 @@ class HttpServer:
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
         self._bases = {}  # (method, scheme, Host header, server name, port, protocol) -> attributes
+        self._queries = {}  # query string -> url.query (its sensitive values redacted)
 
     def span_name(self, method, route=None):
         """``{method} {route}``, or the method alone (``HTTP`` for an unknown one)."""
@@ -375,7 +376,7 @@ class HttpServer:
         attributes = base.copy()
         attributes[semconv.URL_PATH] = path or "/"
         if query:
-            attributes[semconv.URL_QUERY] = redact_query(query, self.sensitive)
+            attributes[semconv.URL_QUERY] = self._redacted_query(query)
         if self.security.proxy_count:
             self.security.client_attributes(peer, proxy_header, attributes)
         elif peer:
@@ -387,6 +388,19 @@ class HttpServer:
                 headers = headers()
             attributes.update(self.request_headers.attributes(REQUEST_HEADER_PREFIX, headers))
         return attributes
+
+    def _redacted_query(self, query):
+        """``url.query``: ``query`` with its sensitive values redacted, cached per query
+        string (pages are asked for with the same few queries) up to ``_CACHE_MAX``
+        strings of at most ``_CACHED_URL_MAX`` characters."""
+        found = self._queries.get(query)
+        if found is None:
+            found = redact_query(query, self.sensitive)
+            if len(query) <= _CACHED_URL_MAX and type(query) is str:
+                if len(self._queries) >= _CACHE_MAX:
+                    self._queries.clear()
+                self._queries[query] = found
+        return found
 
     def _request_base(self, method, scheme, host, server_name, server_port, protocol, key):
         """The attributes every request with these values shares (the method, the server's

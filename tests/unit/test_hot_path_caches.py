@@ -43,6 +43,17 @@ def test_server_attribute_sets_are_bounded_and_keyed_on_every_shared_value(memor
     assert again["url.path"] == "/c" and "client.address" not in again and "user_agent.original" not in again
 
 
+def test_server_query_redaction_is_cached_per_query_and_bounded(memory):
+    server = HttpServer(memory.instrument(_Plain()))
+    for n in range(http_helpers._CACHE_MAX * 3):
+        attributes = server.request_attributes("GET", "http", "/", "page=%d&token=s3cret" % n, "h")
+        assert attributes["url.query"] == "page=%d&token=REDACTED" % n
+        assert len(server._queries) <= http_helpers._CACHE_MAX
+    long_query = "q=" + "x" * http_helpers._CACHED_URL_MAX + "&password=p"
+    assert server.request_attributes("GET", "http", "/", long_query, "h")["url.query"].endswith("&password=REDACTED")
+    assert long_query not in server._queries
+
+
 def test_server_attributes_of_unhashable_values_are_described_not_cached(memory):
     server = HttpServer(memory.instrument(_Plain()))
     attributes = server.request_attributes("GET", "http", "/", host=None, server_name="n", server_port=["8080"])

@@ -123,10 +123,13 @@ def part(name):
         propagator, headers = Propagator(["tracecontext", "baggage"]), {}
         return (lambda: propagator.inject(headers.__setitem__, span)), None
     if name == "sql-describe":
-        from otel_autoinstrument.redaction.sql import sanitize_sql, summarize_sql
+        from otel_autoinstrument.redaction import sql
 
+        # Uncached: what a statement's first sight costs (DbSpans, and sql's own LRU
+        # caches, make it once per text).
         statement = "SELECT item.id, item.name, item.value FROM item WHERE item.id = 7 AND item.name = 'x'"
-        return (lambda: (sanitize_sql(statement, "sqlite"), summarize_sql(statement, "sqlite"))), None
+        family = sql.dialect_family("sqlite")
+        return (lambda: sql.summarize_sanitized(sql._sanitize(statement, family))), None
     if name == "db-span":
         from otel_autoinstrument.instrumentation.db import DbSpans
 

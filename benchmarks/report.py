@@ -161,6 +161,28 @@ def targets(results):
     return rows
 
 
+# Sections written by hand from separate profiles (``hotpath.py``, ``hotpath_parts.py``):
+# a regenerated report keeps them as they were, before "How it was measured".
+HAND_WRITTEN = ("## Where the time goes",)
+_LAST = "## How it was measured"
+
+
+def keep_hand_written(previous, rendered):
+    """``rendered`` with the hand-written sections of ``previous`` put back."""
+    kept = []
+    for heading in HAND_WRITTEN:
+        start = previous.find("\n" + heading + "\n")
+        if start == -1 or ("\n" + heading + "\n") in rendered:
+            continue
+        end = previous.find("\n## ", start + 1)
+        kept.append(previous[start + 1:end + 1 if end != -1 else len(previous)].rstrip("\n") + "\n\n")
+    if not kept:
+        return rendered
+    at = rendered.find("\n" + _LAST + "\n")
+    at = at + 1 if at != -1 else len(rendered)
+    return rendered[:at] + "".join(kept) + rendered[at:]
+
+
 def render(results):
     m = results["meta"]
     names = [c["name"] for c in results["contenders"] if not c.get("skipped")]

@@ -234,7 +234,10 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(results, indent=1, default=str))
-    out.write_text(report.render(results))
+    rendered = report.render(results)
+    if out.exists():  # the hand-written sections (profiles made separately) are kept
+        rendered = report.keep_hand_written(out.read_text(), rendered)
+    out.write_text(rendered)
     log("wrote %s and %s in %.0f s" % (out, json_out, time.time() - t_start))
     return 0
 

@@ -281,18 +281,12 @@ class WsgiRequest:
         except StopIteration:
             raise
         except BaseException as exc:
-            try:
-                self.record_exception(exc)
-            except Exception:
-                internal_error("recording a WSGI body error")
+            self._body_error(exc)
             raise
         finally:
             if baggage_token is not None:
                 reset_baggage(baggage_token)
-            try:
-                _span.reset(span_token)  # detach(), inlined: this runs per chunk
-            except ValueError:
-                pass  # produced in another context: the span is not current there
+            detach(span_token)
 
     def next_chunk(self, next_function):
         """``run(next_function)`` for one chunk of the body, inlined (it runs per chunk);
@@ -300,16 +294,7 @@ class WsgiRequest:
         span_token = _span.set(self.span)
         baggage_token = set_baggage(self.baggage) if self.baggage is not None else None
         try:
-            chunk = next_function()
-        except StopIteration:
-            self.end()
-            raise
-        except BaseException as exc:
-            try:
-                self.record_exception(exc)
-            except Exception:
-                internal_error("recording a WSGI body error")
-            raise
+            chunk = self.plain_chunk(next_function)
         finally:
             if baggage_token is not None:
                 reset_baggage(baggage_token)
@@ -323,18 +308,22 @@ class WsgiRequest:
         return chunk
 
     def plain_chunk(self, next_function):
-        """One chunk of a body that runs no application code (see ``watched_next``)."""
+        """One chunk, with no context switch (alone: a body that runs no application
+        code, see ``watched_next``); the body's end (StopIteration) ends the span."""
         try:
             return next_function()
         except StopIteration:
             self.end()
             raise
         except BaseException as exc:
-            try:
-                self.record_exception(exc)
-            except Exception:
-                internal_error("recording a WSGI body error")
+            self._body_error(exc)
             raise
+
+    def _body_error(self, exc):
+        try:
+            self.record_exception(exc)
+        except Exception:
+            internal_error("recording a WSGI body error")
 
     def end(self):
         """The body ended or was closed (idempotent)."""

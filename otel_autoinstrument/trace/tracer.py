@@ -13,7 +13,8 @@ from ..processors import Processors
 from .context import _span, attach, detach, get_current_span
 from .sampling import AlwaysOn, ParentBased
 from .span import (  # noqa: F401
-    _PLAIN_TYPES, INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error, scope_key)
+    _PLAIN_TYPES, INVALID_SPAN, NonRecordingSpan, Scope, Span, SpanContext, SpanKind, StatusCode, record_error,
+    scope_key)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -3,8 +3,9 @@
   python benchmarks/hotpath_parts.py [PART...] [--n 5000]
 
 Each part runs N and N/5 times in its own process under ``valgrind --tool=callgrind``
-(one hash seed), less an empty part's count (the loop itself); the difference divided by the difference of the counts is the
-instructions per call, start-up excluded, repeatable whatever the machine's load. No
+(one hash seed): the difference of the counts over the difference of the calls, less
+an empty part's (the loop itself), is the instructions per call, start-up excluded,
+repeatable whatever the machine's load. No
 export thread runs (the queue is emptied by the loop), so the figures are the
 application thread's alone; the export thread's share per row is in ``hotpath.py
 --mode callgrind``. ``--worker PART N`` runs one part without valgrind.

@@ -8,7 +8,7 @@ from otel_autoinstrument.instrumentation import Instrumentor
 from otel_autoinstrument.instrumentation import http as http_helpers
 from otel_autoinstrument.instrumentation.http import HttpClient, HttpServer
 from otel_autoinstrument.testing import InMemoryAgent
-from tests.support.wsgi import environ_for, strict  # noqa: F401  (fixture)
+from support.wsgi import environ_for, strict  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("strict")
 

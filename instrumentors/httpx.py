@@ -22,7 +22,10 @@ application (event hooks, ``response.request``, the next redirect hop) sees are 
 without the agent.
 The span ends when the response's stream is closed: after ``read()`` for a plain
 call, when the ``with client.stream(...)`` block ends for a streamed one, so the time
-spent reading the body is part of it. Excluded URLs
+spent reading the body is part of it. A streamed response the application drops
+without closing it ends its span when it is collected, marked
+``otel_autoinstrument.response.unclosed`` (as an unclosed WSGI response is), so the span
+is exported rather than lost. Excluded URLs
 (``OTEL_PYTHON_HTTPX_EXCLUDED_URLS``) are neither traced nor injected.
 """
 
@@ -134,8 +137,12 @@ class _Undo:
                 headers[name] = value
 
 
+UNCLOSED_ATTRIBUTE = "otel_autoinstrument.response.unclosed"
+
+
 class _Finish:
-    """What ends a request's span when its response stream is closed."""
+    """What ends a request's span when its response stream is closed (or, when the
+    application drops the response unclosed, when the stream is collected)."""
 
     __slots__ = ("http", "span", "status", "version", "headers")
 
@@ -151,6 +158,14 @@ class _Finish:
         if span is not None:
             with capture_internal_errors("httpx: finishing a client span"):
                 self.http.finish(span, self.status, None, self.version, self.headers)
+
+    def dropped(self):
+        """The stream was collected without being closed."""
+        span = self.span
+        if span is not None:
+            with capture_internal_errors("httpx: finishing the span of an unclosed response"):
+                span.set_attribute(UNCLOSED_ATTRIBUTE, True)
+            self()
 
 
 def _stream_classes():
@@ -174,6 +189,9 @@ def _stream_classes():
             finally:
                 self._finish()
 
+        def __del__(self):
+            _dropped(self)
+
     class AsyncStream(httpx.AsyncByteStream):
         __slots__ = ("_stream", "_finish")
 
@@ -190,4 +208,13 @@ def _stream_classes():
             finally:
                 self._finish()
 
+        def __del__(self):
+            _dropped(self)
+
     return SyncStream, AsyncStream
+
+
+def _dropped(stream):
+    finish = getattr(stream, "_finish", None)  # None if its __init__ never ran
+    if finish is not None:
+        finish.dropped()

@@ -13,10 +13,11 @@ from support.agent import PYTHON, agent_env, otel_run
 from support.processes import APPS_DIR, TESTS_DIR, Server, free_port, run
 
 SCRIPT = TESTS_DIR / "scripts" / "http_clients.py"
-# Under "script": httpx 1 + 1 (streamed) + 2 (redirect) + 1 (credentials) + 1 (async), urllib3 1 + 2
+# Under "script": httpx 1 + 1 (streamed) + 2 (redirect) + 1 (credentials) + 1 (dropped unclosed)
+# + 1 (async), urllib3 1 + 2
 # (redirect) + 3 (two retries), requests 1, urllib.request 1, http.client 1; the
 # "script" span; the top-level redirect's 2.
-EXPECTED = 18
+EXPECTED = 19
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_propagation_into_the_outgoing_request_only(script_run):
     assert seen["headers_unchanged"] and seen["stdlib_headers_unchanged"]
     # httpx: the headers go on the wire, not into the application's request objects (its
     # event hooks, the next redirect hop, ``response.request``).
-    assert seen["hooks_saw"] == [False] * 4 and seen["request_keeps_its_headers"]
+    assert seen["hooks_saw"] == [False] * 5 and seen["request_keeps_its_headers"]
     assert "traceparent" not in seen["excluded"]
     assert not [s for s in spans if "skip-me" in s.attributes.get("url.full", "")]
 
@@ -101,3 +102,15 @@ def test_streams_end_their_span_when_closed(script_run):
     (streamed,) = [s for s in clients(spans, "httpx") if s.attributes["url.full"] == base + "/users/1"]
     assert streamed.attributes["http.response.status_code"] == 200
     assert streamed.attributes["network.protocol.version"] == "1.1"
+
+
+def test_a_stream_dropped_unclosed_still_ends_its_span(script_run):
+    seen, spans, base = script_run
+    assert seen["dropped"] == 200
+    (dropped,) = [s for s in clients(spans, "httpx") if s.attributes["url.full"] == base + "/users/4"]
+    root = next(s for s in spans if s.name == "script")
+    assert dropped.parent_span_id == root.span_id
+    assert dropped.attributes["otel_autoinstrument.response.unclosed"] is True
+    assert dropped.attributes["http.response.status_code"] == 200
+    others = [s for s in clients(spans, "httpx") if s is not dropped]
+    assert others and not any("otel_autoinstrument.response.unclosed" in s.attributes for s in others)

@@ -39,6 +39,9 @@ with get_tracer("script").start_as_current_span("script"):
         seen["request_keeps_its_headers"] = "traceparent" not in redirected.request.headers
         secret = BASE.replace("://", "://alice:pw-secret@") + "/status/200?token=tok-secret&page=2"
         seen["credentials"] = client.get(secret).status_code
+        dropped = client.send(client.build_request("GET", BASE + "/users/4"), stream=True)
+        seen["dropped"] = dropped.status_code
+        del dropped  # never read nor closed: its span must still be exported
     seen["hooks_saw"] = hooks_saw
 
     async def fetch():

@@ -82,6 +82,9 @@ VENVS = {
     "ddtrace": Venv(APP_DEPS + ["ddtrace"]),
     # the sink's own environment (decoder); not a contender
     "sink": Venv(["opentelemetry-proto"]),
+    # the official runtime metrics, measured in process by the runtime-metrics scenario; not
+    # a contender (installed in "official" it would load into every scenario of that agent)
+    "official-system-metrics": Venv(["opentelemetry-sdk", "opentelemetry-instrumentation-system-metrics==" + OTEL_CONTRIB]),
 }
 
 CONTENDERS = [

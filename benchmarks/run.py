@@ -23,10 +23,10 @@ sys.path.insert(0, str(HERE))
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import venvs  # noqa: E402
-from scenarios import api, databases, diagnostics, inprocess, startup, web  # noqa: E402
+from scenarios import api, databases, diagnostics, inprocess, metrics, startup, web  # noqa: E402
 from scenarios.common import BgServer, Ctx, sink_counts  # noqa: E402
 
-MODULES = [startup, web, inprocess, databases, api]
+MODULES = [startup, web, inprocess, databases, api, metrics]
 GROUPS = {
     "startup": startup.IDS,
     "flask": ["flask-trivial", "flask-realistic"],
@@ -38,8 +38,9 @@ GROUPS = {
     "calls": ["requests-call", "httpx-call", "sql-statement"],
     "db": databases.IDS,
     "api": api.IDS,
+    "metrics": metrics.IDS,
 }
-ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + databases.IDS + api.IDS
+ALL_IDS = startup.IDS + web.IDS + inprocess.IDS + databases.IDS + api.IDS + metrics.IDS
 APP_MODULES = ["flask", "django", "gunicorn", "sqlalchemy", "requests", "psycopg", "redis", "fastapi", "uvicorn", "httpx"]
 
 
@@ -66,6 +67,13 @@ class Settings:
     calls_warmup: int = 20
     db_n: int = 3000
     db_rounds: int = 5
+    metrics_wsgi_n: int = 5000
+    metrics_sql_n: int = 5000
+    metrics_http_n: int = 5000
+    metrics_warmup: int = 200
+    metrics_rounds: int = 7
+    runtime_n: int = 500
+    runtime_rounds: int = 3
     proc_timeout: float = 300.0
 
 
@@ -73,7 +81,9 @@ SMOKE = Settings(startup_runs=2, startup_warmup=1, flask_trivial_n=20, flask_rea
                  django_n=20, fastapi_trivial_n=20, fastapi_realistic_n=20, web_rounds=2, web_warmup=3,
                  span_n=1000, span_warmup=10,
                  span_cpu_n=200, span_rounds=2, export_n=2000, export_rounds=2, calls_http_n=20, calls_sql_n=50,
-                 calls_rounds=2, calls_warmup=5, db_n=20, db_rounds=2, proc_timeout=120.0)
+                 calls_rounds=2, calls_warmup=5, db_n=20, db_rounds=2, metrics_wsgi_n=50,
+                 metrics_sql_n=50, metrics_http_n=20, metrics_warmup=5, metrics_rounds=2,
+                 runtime_n=20, runtime_rounds=1, proc_timeout=120.0)
 
 
 def log(msg):
@@ -151,6 +161,18 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+def extra_venv(ctx, key):
+    """A venv a scenario measures that is no contender (the official runtime metrics)."""
+    try:
+        python = venvs.ensure_venv(key, C.VENVS[key], log)
+    except Exception as exc:
+        log("venv %s failed: %s" % (key, exc))
+        return
+    ctx.extra_pythons[key] = python
+    found = venvs.versions_of(python)
+    ctx.extra_versions[key] = ", ".join("%s %s" % kv for kv in sorted(found.items()) if kv[0] != "error")
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     t_start = time.time()
@@ -190,6 +212,8 @@ def main(argv=None):
         baseline = next((rt.name for rt in live if rt.contender.role == "baseline"), None)
         modules = {rt.name: importable(rt.python, rt.base_env, tmp) for rt in live}
         ctx = Ctx(live, sink, upstream, tmp, args.smoke, log, modules, baseline)
+        if "runtime-metrics" in ids and not args.python_from_current_env:
+            extra_venv(ctx, "official-system-metrics")
         for mod in MODULES:
             want = [i for i in mod.IDS if i in ids]
             if want:

@@ -24,7 +24,7 @@ _MODULE = "django.db.backends.utils"
 
 def patches(instrumentor):
     """``[(module, "Class.method", wrapper)]`` for Django's database cursor."""
-    spans = DbSpans(instrumentor.tracer, instrumentor.settings)
+    spans = DbSpans(instrumentor.tracer, instrumentor.settings, instrumentor.meter)
 
     def traced(wrapped, instance, args, kwargs):
         # try/except rather than ``with capture_internal_errors(...)``: the same safety

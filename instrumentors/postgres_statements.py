@@ -18,7 +18,7 @@ class StatementSpans:
     """Spans of one PostgreSQL driver instrumentor (``label`` names it in internal errors)."""
 
     def __init__(self, instrumentor, label):
-        self.spans = DbSpans(instrumentor.tracer, instrumentor.settings)
+        self.spans = DbSpans(instrumentor.tracer, instrumentor.settings, instrumentor.meter)
         self.commenter = self.spans.commenter
         self.label = label
 

@@ -63,7 +63,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
 
         from otel_autoinstrument.instrumentation.db import DbSpans, claim_statement, release_statement
 
-        self._spans = DbSpans(self.tracer, self.settings)  # loaded when SQLAlchemy is
+        self._spans = DbSpans(self.tracer, self.settings, self.meter)  # loaded when SQLAlchemy is
         self._claim, self._release = claim_statement, release_statement
         self._engines = weakref.WeakKeyDictionary()
         if self.imported_before_start:
@@ -126,7 +126,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
             try:
                 setattr(context, _SLOT, None)
                 self._release(getattr(context, _CLAIM))
-                span.end()
+                self._spans.finish(span)
             except Exception:
                 internal_error("sqlalchemy: finishing a database span")
 

@@ -1,4 +1,4 @@
-"""otel-autoinstrument: zero-code OpenTelemetry traces and logs for Python services.
+"""otel-autoinstrument: zero-code OpenTelemetry traces, metrics and logs for Python services.
 
 Run a program under ``otel-run`` and the agent loads itself; nothing here needs to be
 imported. For a manual span next to the automatic ones::
@@ -9,12 +9,19 @@ imported. For a manual span next to the automatic ones::
     with tracer.start_as_current_span("checkout") as span:
         span.set_attribute("cart.items", 3)
 
+and for a metric of your own (exported with the agent's, see docs/metrics.md)::
+
+    from otel_autoinstrument import get_meter
+
+    orders = get_meter(__name__).counter("shop.orders", unit="{order}")
+    orders.add(1, {"shop.payment": "card"})
+
 This module stays tiny and imports lazily: the bootstrap imports it in every process.
 """
 
 from .version import __version__
 
-__all__ = ["__version__", "get_tracer", "get_current_span", "use_span", "SpanKind", "StatusCode",
+__all__ = ["__version__", "get_tracer", "get_meter", "get_current_span", "use_span", "SpanKind", "StatusCode",
            "force_flush"]
 
 
@@ -27,6 +34,19 @@ def get_tracer(name, version=""):
     if agent is not None:
         return agent.tracer(name, version)
     return _fallback_provider().get_tracer(name, version)
+
+
+def get_meter(name, version=""):
+    """A meter for metrics of your own. Without a running agent, or with
+    OTEL_METRICS_EXPORTER=none, its instruments record nothing."""
+    from .agent.startup import get_agent
+
+    agent = get_agent()
+    if agent is not None:
+        return agent.meter(name, version)
+    from .metrics.instruments import NOOP_METER
+
+    return NOOP_METER
 
 
 def get_current_span():

@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "http://localhost:4318"
-SIGNALS = ("traces", "logs")
+SIGNALS = ("traces", "logs", "metrics")
 TRACES_EXPORTERS = ("otlp", "console", "none")
 LOGS_EXPORTERS = ("otlp", "console", "none")
-METRICS_EXPORTERS = ("none", "otlp", "console")
+METRICS_EXPORTERS = ("otlp", "prometheus", "console", "none")
+TEMPORALITIES = ("cumulative", "delta", "lowmemory")
+EXEMPLAR_FILTERS = ("trace_based", "always_on", "always_off")
 PROTOCOLS = ("http/protobuf", "http/json")
 COMPRESSIONS = ("none", "gzip")
 SAMPLERS = (
@@ -199,18 +201,20 @@ QUEUE_ITEMS = (1, 1048576)
 BATCH_ITEMS = (1, 65536)
 COUNT_LIMIT = (0, 65536)
 LENGTH_LIMIT = (0, 4194304)  # an item above 4 MiB is never exported anyway
+CARDINALITY = (2, 1048576)  # one attribute set and the overflow series, at least
+TCP_PORT = (1, 65535)
 DEFAULT_QUEUE_SIZE = 262144  # the specification says 2048: see docs/reliability.md
 
 
 def _exporter_vars():
     rows = []
-    for signal in ("", "TRACES_", "LOGS_"):
+    for signal in ("", "TRACES_", "LOGS_", "METRICS_"):
         which = "for %s" % signal[:-1].lower() if signal else "for every signal"
         prefix = "OTEL_EXPORTER_OTLP_" + signal
         rows += [
             Var(prefix + "ENDPOINT", parse_str, None if signal else DEFAULT_ENDPOINT,
                 "OTLP/HTTP endpoint %s (a per-signal endpoint is used as is; the generic one "
-                "gets /v1/traces or /v1/logs appended)" % which, secret=True),
+                "gets /v1/traces, /v1/logs or /v1/metrics appended)" % which, secret=True),
             Var(prefix + "PROTOCOL", parse_str, None if signal else "http/protobuf",
                 "http/protobuf or http/json %s" % which),
             Var(prefix + "HEADERS", parse_pairs, None if signal else {},
@@ -242,14 +246,27 @@ VARIABLES = [
         "where spans go: otlp, console or none"),
     Var("OTEL_LOGS_EXPORTER", choices(*LOGS_EXPORTERS), ["otlp"],
         "where log records go: otlp, console or none"),
-    Var("OTEL_METRICS_EXPORTER", choices(*METRICS_EXPORTERS), ["none"],
-        "accepted for compatibility; the agent exports no metrics yet"),
+    Var("OTEL_METRICS_EXPORTER", choices(*METRICS_EXPORTERS), ["otlp"],
+        "where metrics go: otlp, prometheus (a scrape endpoint), console or none (no cost)"),
     Var("OTEL_PROPAGATORS", choices(*PROPAGATORS), ["tracecontext", "baggage"],
         "context propagation formats: tracecontext, baggage, b3, b3multi, none"),
     Var("OTEL_TRACES_SAMPLER", choice(*SAMPLERS), "parentbased_always_on",
         "sampler: always_on, always_off, traceidratio, parentbased_*"),
     Var("OTEL_TRACES_SAMPLER_ARG", parse_ratio, 1.0, "sampling ratio for the traceidratio samplers"),
 ] + _exporter_vars() + [
+    Var("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", choice(*TEMPORALITIES), "cumulative",
+        "OTLP metrics temporality: cumulative, delta (counters and histograms as deltas) or lowmemory "
+        "(synchronous counters and histograms as deltas)"),
+    Var("OTEL_METRIC_EXPORT_INTERVAL", parse_millis, 60000, "time between two metric exports (otlp, console), ms",
+        bounds=DELAY_MS),
+    Var("OTEL_METRIC_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one metric export, ms", bounds=TIMEOUT_MS),
+    Var("OTEL_METRICS_EXEMPLAR_FILTER", choice(*EXEMPLAR_FILTERS), "trace_based",
+        "which measurements may become exemplars: trace_based (in a sampled span), always_on, always_off"),
+    Var("OTEL_PYTHON_METRICS_CARDINALITY_LIMIT", parse_int, 2000,
+        "attribute sets per metric, the otel.metric.overflow=true series included; measurements "
+        "with more go to that series", bounds=CARDINALITY),
+    Var("OTEL_EXPORTER_PROMETHEUS_HOST", parse_str, "localhost", "address the prometheus scrape endpoint listens on"),
+    Var("OTEL_EXPORTER_PROMETHEUS_PORT", parse_int, 9464, "port of the prometheus scrape endpoint", bounds=TCP_PORT),
     Var("OTEL_BSP_SCHEDULE_DELAY", parse_millis, 5000, "delay between two span exports, ms",
         bounds=DELAY_MS),
     Var("OTEL_BSP_EXPORT_TIMEOUT", parse_millis, 30000, "bound of one span export, retries included, ms",
@@ -540,10 +557,8 @@ def _resolve_dependent(settings):
         settings.traces_exporter = [e for e in settings.traces_exporter if e != "none"]
     if "none" in settings.logs_exporter and len(settings.logs_exporter) > 1:
         settings.logs_exporter = [e for e in settings.logs_exporter if e != "none"]
-    if settings.metrics_exporter != ["none"] and settings.sources["OTEL_METRICS_EXPORTER"] != "default":
-        settings.warnings.append("OTEL_METRICS_EXPORTER: this agent exports no metrics yet")
-        _log.debug("OTEL_METRICS_EXPORTER=%s accepted; this agent exports no metrics yet",
-                   ",".join(settings.metrics_exporter))
+    if "none" in settings.metrics_exporter and len(settings.metrics_exporter) > 1:
+        settings.metrics_exporter = [e for e in settings.metrics_exporter if e != "none"]
 
 
 def variable(name):

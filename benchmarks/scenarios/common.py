@@ -32,6 +32,13 @@ class Ctx:
     log: Callable[[str], None]
     modules: Dict[str, set]        # runtime name -> importable app modules
     baseline: Optional[str] = None  # name of the baseline runtime
+    extra_pythons: Dict[str, str] = field(default_factory=dict)   # venv key -> python (not contenders)
+    extra_versions: Dict[str, str] = field(default_factory=dict)  # venv key -> what it measures, versions
+
+    def base_env(self):
+        """A clean environment (no OTEL_*, no PYTHONPATH) for the extra pythons."""
+        from venvs import clean_env
+        return clean_env(os.path.dirname(self.runtimes[0].python) if self.runtimes else "")
 
     def upstream_url(self):
         return "http://127.0.0.1:%d/data" % self.upstream.port

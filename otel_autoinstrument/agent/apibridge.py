@@ -7,9 +7,8 @@ instrument (``agent/contrib.py`` plans them from metadata). Nothing of the API o
 the bridge is imported here: a process that never imports ``opentelemetry`` pays one
 dictionary entry per hook.
 
-The seam for other signals: a provider for another API module plugs in as one more
-entry of ``HOOKS``, ``"opentelemetry.metrics": "otel_autoinstrument.bridge.metrics:install"``,
-whose ``install(agent, module)`` calls ``module.set_meter_provider(...)``.
+Each signal is one entry of ``HOOKS``: ``install(agent, module)`` of the named bridge
+module calls the API module's own setter (``set_meter_provider`` for metrics).
 
 The runtime context is the one part the API lets no setter replace: it reads
 ``OTEL_PYTHON_CONTEXT`` once, while ``opentelemetry.context`` imports, and loads that
@@ -34,6 +33,7 @@ HOOKS = {
     "opentelemetry.trace": "otel_autoinstrument.bridge.trace:install",
     "opentelemetry.propagate": "otel_autoinstrument.bridge.propagate:install",
     "opentelemetry._logs": "otel_autoinstrument.bridge.logs:install",
+    "opentelemetry.metrics": "otel_autoinstrument.bridge.metrics:install",
 }
 
 

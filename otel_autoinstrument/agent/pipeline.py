@@ -1,6 +1,6 @@
 """Build the processing pipelines from the settings: provider -> processors -> exporters.
 
-Imported on first use (the first tracer or log record), never at start-up.
+Imported on first use (the first tracer, log record or instrument), never at start-up.
 """
 
 from .. import _log
@@ -62,3 +62,54 @@ def build_log_pipeline(settings, resource, processors=None):
 
     return LogPipeline(resource, settings.logrecord_attribute_count_limit,
                        settings.logrecord_attribute_value_length_limit, processors)
+
+
+def _metric_exporter(name, settings, resource):
+    if name == "otlp":
+        from ..export.otlp_http import OtlpHttpExporter
+
+        return OtlpHttpExporter("metrics", settings.exporter("metrics"), resource)
+    if name == "console":
+        from ..export.console_metrics import ConsoleMetricExporter
+
+        return ConsoleMetricExporter()
+    return None
+
+
+def build_metrics_pipeline(settings, resource, exporters=None):
+    """The metrics pipeline, or None when OTEL_METRICS_EXPORTER is none; ``exporters``
+    replace the configured ones (the testing kit: none, metrics read in memory)."""
+    names = settings.metrics_exporter
+    if names == ["none"]:
+        return None
+    from ..metrics import series
+    from ..metrics.provider import MeterProvider
+    from ..metrics.reader import MetricsPipeline
+
+    modes = {"trace_based": series.EXEMPLARS_TRACE_BASED, "always_on": series.EXEMPLARS_ALWAYS_ON,
+             "always_off": series.EXEMPLARS_OFF}
+    provider = MeterProvider(settings.python_metrics_cardinality_limit, modes[settings.metrics_exemplar_filter])
+    if exporters is not None:
+        return MetricsPipeline(provider, resource, exporters, settings.metric_export_interval,
+                               settings.metric_export_timeout, settings.exporter_otlp_metrics_temporality_preference)
+    exporters = []
+    for name in names:
+        try:
+            exporter = _metric_exporter(name, settings, resource)
+        except Exception:
+            _log.internal_error("building the %s metrics exporter" % name)
+            continue
+        if exporter is not None:
+            exporters.append(exporter)
+    prometheus = None
+    if "prometheus" in names:
+        try:
+            from ..metrics.prometheus.sink import PrometheusSink
+
+            prometheus = PrometheusSink(provider, resource, settings.exporter_prometheus_host,
+                                        settings.exporter_prometheus_port)
+        except Exception:
+            _log.internal_error("building the prometheus endpoint")
+    return MetricsPipeline(provider, resource, exporters, settings.metric_export_interval,
+                           settings.metric_export_timeout, settings.exporter_otlp_metrics_temporality_preference,
+                           prometheus)

@@ -21,18 +21,23 @@ _agent = None
 class Agent:
     """The core as instrumentors see it: settings, tracers, propagator, log pipeline."""
 
-    def __init__(self, settings, span_processors=None, log_processors=None):
-        """``span_processors``/``log_processors``, when given, replace the exporters the
-        settings configure (``otel_autoinstrument.testing`` keeps spans in memory)."""
+    def __init__(self, settings, span_processors=None, log_processors=None, metric_exporters=None):
+        """``span_processors``/``log_processors``/``metric_exporters``, when given, replace
+        the exporters the settings configure (``otel_autoinstrument.testing`` keeps spans
+        and log records in memory and reads metrics in place)."""
         self.settings = settings
         self.started_pid = os.getpid()
         self.instrumentors = {}  # name -> InstrumentorState
         self._span_processors = span_processors
         self._log_processors = log_processors
+        self._metric_exporters = metric_exporters
         self._provider = None
         self._propagator = None
         self._logs = None
         self._logs_built = False
+        self._metrics = None
+        self._metrics_built = False
+        self.run_directory = None  # Prometheus: the directory this process tree shares
         self._resource = None
         self.api = None  # apibridge.ApiState when opentelemetry-api is installed
         self.contrib = {}  # name -> contrib.ContribState
@@ -52,6 +57,7 @@ class Agent:
             from .pipeline import build_tracer_provider
 
             self._provider = build_tracer_provider(self.settings, self.resource, self._span_processors)
+            self._on_first_export(self._provider.processors)
         return self._provider
 
     @property
@@ -70,7 +76,42 @@ class Agent:
 
             self._logs = build_log_pipeline(self.settings, self.resource, self._log_processors)
             self._logs_built = True
+            if self._logs is not None:
+                self._on_first_export(self._logs.processors)
         return self._logs
+
+    @property
+    def metrics(self):
+        """The metrics pipeline, or None when OTEL_METRICS_EXPORTER is none."""
+        if not self._metrics_built:
+            self._metrics_built = True
+            from .pipeline import build_metrics_pipeline
+
+            self._metrics = build_metrics_pipeline(self.settings, self.resource, self._metric_exporters)
+        return self._metrics
+
+    def meter(self, name, version="", schema_url="", attributes=None):
+        """A meter of the scope ``name`` (one that records nothing when metrics are off)."""
+        metrics = self.metrics
+        if metrics is None:
+            from ..metrics.instruments import NOOP_METER
+
+            return NOOP_METER
+        return metrics.meter(name, version, schema_url, attributes)
+
+    def _on_first_export(self, processors):
+        """A process that exports spans or log records runs the metrics thread as well
+        (its runtime metrics are then exported once it has lived an export interval)."""
+        if self.settings.metrics_exporter == ["none"]:
+            return
+        for processor in processors:
+            if hasattr(processor, "on_first_item"):
+                processor.on_first_item = self._wake_metrics
+
+    def _wake_metrics(self):
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.wake_up()
 
     def tracer(self, name, version=""):
         return self.provider.get_tracer(name, version)
@@ -84,14 +125,19 @@ class Agent:
         return found
 
     def shutdown(self, timeout_s=None):
-        """Flush and stop both signals within the exit bound."""
+        """Flush and stop every signal within the exit bound."""
         if timeout_s is None:
             timeout_s = self.settings.python_exit_timeout / 1000.0
-        within((self._provider, self._logs), "shutdown", timeout_s,
+        within((self._provider, self._logs, self._metrics), "shutdown", timeout_s,
                guard=lambda what: _log.internal_error("shutting down"))
+        if self._metrics is None and self.run_directory is not None:
+            try:  # a Prometheus run directory made for a process that never recorded a thing
+                self.run_directory.remove_if_last()
+            except Exception:
+                _log.internal_error("removing the prometheus run directory")
 
     def force_flush(self, timeout_s=5.0):
-        within((self._provider, self._logs), "force_flush", timeout_s)
+        within((self._provider, self._logs, self._metrics), "force_flush", timeout_s)
 
 
 class InstrumentorState:
@@ -127,6 +173,8 @@ def start(environ=None):
         _load_instrumentors(agent)
         atexit.register(_at_exit)
         _install_process_hooks(agent)
+        if "prometheus" in settings.metrics_exporter:
+            _start_prometheus(agent)
         _announce(agent)
         return agent
     except Exception:
@@ -148,6 +196,32 @@ def _install_process_hooks(agent):
         threads.install()
     except Exception:
         _log.internal_error("installing the process and thread hooks")
+
+
+def _start_prometheus(agent):
+    """Prometheus: the run directory this process tree shares, now, so that it is made
+    (and inherited) before any child starts. The first process of the tree then listens
+    for scrapes early (a target must answer before any traffic): once ``logging`` is
+    imported, which servers do while they start, and by when a uWSGI master (which must
+    run no thread) can be told apart. The others join with their first measurement."""
+    try:
+        from ..metrics.prometheus.rundir import RunDirectory
+
+        agent.run_directory = directory = RunDirectory.for_this_tree()
+    except Exception as exc:  # the sink says so once, when the pipeline is built
+        _log.debug("prometheus: no shared run directory yet (%s)", exc)
+        return
+    if directory.created_here:
+        when_imported("logging", lambda module: _wake_prometheus(agent))
+
+
+def _wake_prometheus(agent):
+    try:
+        metrics = agent.metrics
+        if metrics is not None and metrics.prometheus is not None:
+            metrics.wake_up()
+    except Exception:
+        _log.internal_error("starting the prometheus endpoint")
 
 
 def _at_exit():
@@ -277,6 +351,8 @@ def _announce(agent):
         exporters.append("traces -> %s" % _exporter_text(settings, "traces", settings.traces_exporter))
     if settings.logs_exporter != ["none"]:
         exporters.append("logs -> %s" % _exporter_text(settings, "logs", settings.logs_exporter))
+    if settings.metrics_exporter != ["none"]:
+        exporters.append("metrics -> %s" % _exporter_text(settings, "metrics", settings.metrics_exporter))
     # What will really be patched, not every instrumentor discovered (`otel-run --info`
     # lists those, with the reason for each one left out). Contrib instrumentors are
     # planned against what is installed already (agent/contrib.py).
@@ -296,6 +372,8 @@ def _exporter_text(settings, signal, names):
         if name == "otlp":
             parts.append("otlp %s (%s)" % (mask_url(settings.exporter(signal).endpoint),
                                             settings.exporter(signal).protocol))
+        elif name == "prometheus":
+            parts.append("prometheus %s:%d" % (settings.exporter_prometheus_host, settings.exporter_prometheus_port))
         else:
             parts.append(name)
     return ", ".join(parts)

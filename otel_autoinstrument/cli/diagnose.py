@@ -278,13 +278,12 @@ def sitecustomize_traps(path):
 def settings_traps(settings, environ):
     from .. import config
 
-    found = [_warning("config", message) for message in settings.warnings
-             if not message.startswith("OTEL_METRICS_EXPORTER")]
+    found = [_warning("config", message) for message in settings.warnings]
     if settings.sdk_disabled:
         found.append(_warning("sdk-disabled", "OTEL_SDK_DISABLED=true: the agent is off"))
-    if settings.traces_exporter == ["none"] and settings.logs_exporter == ["none"]:
-        found.append(_warning("no-exporter", "no exporter enabled (OTEL_TRACES_EXPORTER and "
-                              "OTEL_LOGS_EXPORTER are none): no telemetry leaves the process"))
+    if settings.traces_exporter == settings.logs_exporter == settings.metrics_exporter == ["none"]:
+        found.append(_warning("no-exporter", "no exporter enabled (OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER "
+                              "and OTEL_METRICS_EXPORTER are none): no telemetry leaves the process"))
     grpc = [signal for signal in config.SIGNALS if "otlp" in getattr(settings, signal + "_exporter")
             and host_port(settings.exporter(signal).endpoint)[1] == GRPC_PORT]
     if grpc:

@@ -99,6 +99,7 @@ def _resource(settings):
 
     attributes = dict(from_settings(settings).attributes)
     attributes.pop("process.pid", None)  # the command's own pid, not ours
+    attributes.pop("service.instance.id", None)  # made anew in every process
     return attributes
 
 

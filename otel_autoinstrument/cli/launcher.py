@@ -19,6 +19,7 @@ OPTIONS = {
     "--service-name": ("OTEL_SERVICE_NAME", "NAME", "service.name of all telemetry"),
     "--traces-exporter": ("OTEL_TRACES_EXPORTER", "LIST", "otlp, console or none"),
     "--logs-exporter": ("OTEL_LOGS_EXPORTER", "LIST", "otlp, console or none"),
+    "--metrics-exporter": ("OTEL_METRICS_EXPORTER", "LIST", "otlp, prometheus, console or none"),
     "--endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT", "URL", "OTLP/HTTP endpoint, e.g. http://collector:4318"),
     "--protocol": ("OTEL_EXPORTER_OTLP_PROTOCOL", "PROTOCOL", "http/protobuf or http/json"),
     "--sampler": ("OTEL_TRACES_SAMPLER", "NAME", "always_on, always_off, traceidratio, parentbased_*"),

@@ -70,6 +70,7 @@ class BatchProcessor:
         self.delay_s = schedule_delay_ms / 1000.0
         self.export_timeout_s = export_timeout_ms / 1000.0 if export_timeout_ms else 30.0
         self._estimate = estimate_span if signal == "traces" else estimate_log
+        self.on_first_item = None  # called when the export thread starts (the agent wakes the metrics thread)
         self._fresh_state()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
@@ -173,6 +174,11 @@ class BatchProcessor:
         return not full
 
     def _start(self):
+        if self.on_first_item is not None:
+            try:
+                self.on_first_item()
+            except Exception:
+                _log.internal_error("starting the metrics thread with the %s export" % self.signal)
         if self._inherited:
             self._adopt_inherited()
         if prefork.defers_threads():
@@ -196,7 +202,7 @@ class BatchProcessor:
 
     def _run(self):
         suppress()  # the agent's own HTTP traffic is never instrumented
-        _block_process_signals()
+        block_process_signals()
         prepare = getattr(self.exporter, "prepare", None)
         if prepare is not None:
             try:
@@ -398,7 +404,7 @@ class BatchProcessor:
                        stats["created"], stats["exported"])
 
 
-def _block_process_signals():
+def block_process_signals():
     """Signals sent to the process are for the application's threads, not this one.
 
     CPython runs Python-level handlers on the main thread whichever thread the kernel

@@ -26,6 +26,7 @@ header is left out with one warning), so nothing the transport raises escapes
 ``export()``.
 """
 
+import importlib
 import os
 import random
 import time
@@ -39,6 +40,8 @@ from .endpoint import endpoint_problem, valid_headers
 from .outcome import Outcome
 
 _ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_json", False: "otel_autoinstrument.export.encode_proto"}
+_METRICS_ENCODER_MODULE = {True: "otel_autoinstrument.export.encode_metrics_json",
+                           False: "otel_autoinstrument.export.encode_metrics_proto"}
 _TRANSPORT_MODULE = "otel_autoinstrument.export.http_transport"
 
 RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
@@ -165,15 +168,11 @@ class OtlpHttpExporter:
         if self.problem or self._connection is not None:
             return
         https = self.url.startswith("https://")
-        preload.modules(_ENCODER_MODULE[self.json], _TRANSPORT_MODULE, "socket", "select", "zlib",
-                        *(("ssl",) if https else ()))
-        if self.json:
-            from . import encode_json as encoder
-        else:
-            from . import encode_proto as encoder
+        module = (_METRICS_ENCODER_MODULE if self.signal == "metrics" else _ENCODER_MODULE)[self.json]
+        preload.modules(module, _TRANSPORT_MODULE, "socket", "select", "zlib", *(("ssl",) if https else ()))
         from .http_transport import Connection
 
-        self._encoder = encoder
+        self._encoder = importlib.import_module(module)  # already loaded by preload
         if https:
             self._tls = self._tls_context()
             if self.problem:

@@ -31,6 +31,17 @@ to end its process without exit handlers).
 ``emit_event(agent, name, attributes)`` sends an OTLP log event (a log record with an
 event name) that trace sampling cannot hide, for signals such as ``auth.failure``.
 
+Metrics: ``self.meter`` is the instrumentor's meter (scope ``otel_autoinstrument.<name>``);
+``self.meter.enabled`` is False when metrics are off, and its instruments then record
+nothing. Bind the attribute sets a hot path records with once and keep the series::
+
+    duration = self.meter.histogram("redis.client.duration", unit="s", boundaries=(0.001, 0.01, 0.1, 1))
+    series = duration.bind({"db.system.name": "redis", "db.operation.name": "GET"})
+    series.record(elapsed_s, span)      # span (optional): the exemplar's trace and span ids
+
+The HTTP and database helpers (``http``, ``wsgi``, ``db``) record the stable semantic
+conventions' duration histograms themselves.
+
 Wrappers follow one shape: a guarded start that may give up (``capture_internal_errors``),
 exactly one unguarded call of the original so the application's exceptions pass
 through untouched, and a guarded finish.

@@ -24,14 +24,22 @@ driver, instrumented or not. The SQL commenter (``with_comment``) names the owne
 Applications run the same few statements over and over, so everything derived from
 the statement text is computed once per (database system, text) and cached; the cost
 of a traced statement is then two dict lookups, one dict copy and the span itself.
+
+With a ``meter`` (the instrumentor's ``self.meter``), ``finish`` also records
+``db.client.operation.duration`` for every statement, sampled or not, with
+``db.system.name``, ``db.namespace``, ``db.operation.name``, ``db.collection.name``,
+``server.address``, ``server.port`` and ``error.type``: end a statement's span with
+``finish``, not ``span.end()``.
 """
 
 from contextvars import ContextVar
+from time import time_ns
 
 from .. import semconv
 from ..redaction.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
 from ..redaction.sql_errors import scrub_error_message, scrub_traceback
-from ..trace.span import SpanKind, record_error
+from ..trace.span import SpanKind, qualified_type, record_error
+from .metrics import DbClientMetrics, UnsampledOperation, measured, started
 
 __all__ = ["DbSpans", "claim_statement", "db_system_name", "record_db_error", "release_statement", "sanitize_sql",
            "scrub_db_error", "span_name_for", "statement_owner", "summarize_sql", "traceparent_comment", "with_comment"]
@@ -47,8 +55,9 @@ _CLIENT = SpanKind.CLIENT
 class DbSpans:
     """Start and finish database CLIENT spans for one instrumentor (its tracer and settings)."""
 
-    def __init__(self, tracer, settings):
+    def __init__(self, tracer, settings, meter=None):
         self.tracer = tracer
+        self.metrics = DbClientMetrics(meter) if meter is not None and meter.enabled else None
         self.sanitize = settings.python_db_query_sanitize
         self.length_limit = settings.span_attribute_value_length_limit
         self.commenter = settings.python_db_sqlcommenter
@@ -94,7 +103,10 @@ class DbSpans:
         attributes.update(statement_attributes)
         if name is None:
             name = target[semconv.DB_SYSTEM_NAME]
-        return self.tracer.start_span(name, _CLIENT, attributes)
+        span = self.tracer.start_span(name, _CLIENT, attributes)
+        if self.metrics is not None and not span.is_recording():
+            span = measured(span, _metric_values(attributes))  # not sampled: the duration still counts
+        return span
 
     def _describe(self, statement, system):
         operation, collection = summarize_sql(statement, system)
@@ -118,10 +130,23 @@ class DbSpans:
     def finish(self, span, error=None):
         """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event
         whose message (and its copies in the stack trace and status) is scrubbed of
-        literals, unless OTEL_PYTHON_DB_QUERY_SANITIZE=false."""
+        literals, unless OTEL_PYTHON_DB_QUERY_SANITIZE=false. Records the statement's
+        duration when metrics are on."""
         if error is not None:
             record_db_error(span, error, self.sanitize)
         span.end()
+        if self.metrics is not None:
+            start = started(span)
+            if start is None:
+                return  # a span this helper did not start
+            seconds = max(0.0, ((span.end_ns or time_ns()) - start) / 1e9)
+            if type(span) is UnsampledOperation:
+                values = span.data  # made at start, for an operation without error
+                if error is not None:
+                    values = values[:-1] + (qualified_type(error),)
+            else:
+                values = _metric_values(span.attributes, qualified_type(error) if error is not None else None)
+            self.metrics.ended(seconds, values, span)
 
 
 def record_db_error(span, error, scrub=True):
@@ -140,6 +165,13 @@ def scrub_db_error(message, system=None):
     """A database error message with the literals it quotes replaced by ``?``, by the
     rules of ``system`` (``db.system.name``, a dialect or vendor name; None: default)."""
     return scrub_error_message(message, system)
+
+
+def _metric_values(attributes, error_type=None):
+    """The duration metric's attribute values, from a statement span's attributes."""
+    get = attributes.get
+    return (get(semconv.DB_SYSTEM_NAME), get(semconv.DB_NAMESPACE), get(semconv.DB_OPERATION_NAME),
+            get(semconv.DB_COLLECTION_NAME), get(semconv.SERVER_ADDRESS), get(semconv.SERVER_PORT), error_type)
 
 
 def _as_text(statement):

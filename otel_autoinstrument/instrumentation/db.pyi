@@ -4,8 +4,10 @@ from contextvars import Token
 from typing import Any, Dict, Optional, Tuple, TypeVar, Union
 
 from ..config import Settings
+from ..metrics.instruments import Meter, NoopMeter
 from ..trace.span import NonRecordingSpan, Span
 from ..trace.tracer import Tracer
+from .metrics import DbClientMetrics
 
 _AnySpan = Union[Span, NonRecordingSpan]
 
@@ -26,7 +28,8 @@ class DbSpans:
     sanitize: bool
     length_limit: Optional[int]
     commenter: bool
-    def __init__(self, tracer: Tracer, settings: Settings) -> None: ...
+    metrics: Optional[DbClientMetrics]  # None: metrics off, or no meter given
+    def __init__(self, tracer: Tracer, settings: Settings, meter: Optional[Union[Meter, NoopMeter]] = None) -> None: ...
     def target(self, system: str, namespace: Optional[str] = None, address: Optional[str] = None,
                port: Any = None) -> Dict[str, Any]: ...
     def start(self, target: Dict[str, Any], statement: Union[str, bytes, Any]) -> _AnySpan: ...

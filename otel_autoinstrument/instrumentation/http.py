@@ -9,6 +9,9 @@ are made of, published for plugins (a stable part of the API, see docs/plugins.m
   ``(method, url)``, inject the propagation headers, finish it from the status code or
   the exception; ``start_sent`` for each request a library sends for one call
   (redirect hops, retries: see ``clients.ClientCalls``).
+* Both record the stable HTTP metrics (``instrumentation.metrics``) when metrics are on:
+  ``HttpServer.metrics.request(...)`` per server request (the WSGI and ASGI layers do
+  it), and ``http.client.request.duration`` in ``HttpClient.finish``, sampled or not.
 * Building blocks: ``ExcludedUrls`` (``OTEL_PYTHON_EXCLUDED_URLS`` plus any
   ``OTEL_PYTHON_<NAME>_EXCLUDED_URLS``), ``redact_url`` / ``redact_query``,
   ``HeaderCapture``, ``SensitiveNames``, ``split_host_port``, ``method_name``, the client
@@ -21,11 +24,14 @@ start-up, and never raises on odd input: a malformed Host header or URL yields f
 attributes, not an exception.
 """
 
+from time import time_ns
+
 from .. import _log, semconv
 from ..redaction.urls import (  # noqa: F401  (re-exported for plugins)
     ALWAYS_REDACTED_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS, HeaderCapture, redact_query, redact_url)
-from ..trace.span import Scope, SpanKind, StatusCode, record_error
+from ..trace.span import Scope, SpanKind, StatusCode, qualified_type, record_error
 from .instrumentor import scope_name
+from .metrics import HttpClientMetrics, HttpServerMetrics, UnsampledOperation, measured, meter_of, started
 
 __all__ = [
     "ALWAYS_REDACTED_HEADERS", "AUTH_FAILURE_EVENT", "DEFAULT_PORTS", "DEFAULT_SENSITIVE_QUERY_PARAMS",
@@ -308,6 +314,8 @@ class HttpServer:
         self.sensitive = sensitive_query_params(settings)
         self.security = ServerSecurity(settings, instrumentor.agent, Scope(scope_name(instrumentor)))
         self.enduser = None  # a framework's () -> this request's user id, when opted in
+        meter = meter_of(instrumentor)
+        self.metrics = HttpServerMetrics(meter) if meter is not None else None  # None: metrics off
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
         self._bases = {}  # (method, scheme, Host header, server name, port, protocol) -> attributes
@@ -481,6 +489,8 @@ class HttpClient:
         sanitize = settings.instrumentation_http_capture_headers_sanitize_fields
         self.request_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_request, sanitize)
         self.response_headers = HeaderCapture(settings.instrumentation_http_capture_headers_client_response, sanitize)
+        meter = meter_of(instrumentor)
+        self.metrics = HttpClientMetrics(meter) if meter is not None else None  # None: metrics off
         self._servers = {}  # scheme://authority -> (server.address, server.port)
         self._requests = {}  # (method, url) -> (span name, attributes): services call the same URLs
 
@@ -551,10 +561,16 @@ class HttpClient:
         if kwargs:
             if parent is not None:
                 kwargs["parent"] = parent
-            return self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
-        if parent is not None:
-            return self.tracer.start_span(name, SpanKind.CLIENT, attributes, parent=parent)
-        return self.tracer.start_span(name, SpanKind.CLIENT, attributes)
+            span = self.tracer.start_span(name, SpanKind.CLIENT, attributes, **kwargs)
+        elif parent is not None:
+            span = self.tracer.start_span(name, SpanKind.CLIENT, attributes, parent=parent)
+        else:
+            span = self.tracer.start_span(name, SpanKind.CLIENT, attributes)
+        if self.metrics is not None and not span.is_recording():
+            # Not sampled: the duration metric still needs the start and the attributes.
+            span = measured(span, (attributes[semconv.HTTP_REQUEST_METHOD], attributes.get(semconv.SERVER_ADDRESS),
+                                   attributes.get(semconv.SERVER_PORT)))
+        return span
 
     def start_sent(self, call, method, url, headers=None):
         """The span of one request sent for ``call`` (a ``clients.ClientCall``, or None for a
@@ -586,6 +602,7 @@ class HttpClient:
             if status_code >= 400 and error is None:
                 span.set_attribute(semconv.ERROR_TYPE, str(status_code))
                 span.set_status(StatusCode.ERROR)
+        version = None
         if isinstance(protocol, str):
             version = _PROTOCOLS.get(protocol) or protocol_version(protocol)
             if version:
@@ -595,3 +612,25 @@ class HttpClient:
         if error is not None:
             record_error(span, error)
         span.end(end_time)
+        if self.metrics is not None:
+            self._measure(span, status_code, error, version, end_time)
+
+    def _measure(self, span, status_code, error, version, end_time):
+        start = started(span)
+        if start is None:
+            return  # a span this helper did not start: its start is unknown
+        if error is not None:
+            error_type = qualified_type(error)
+        elif status_code is not None and status_code >= 400:
+            error_type = str(status_code)
+        else:
+            error_type = None
+        if type(span) is UnsampledOperation:
+            method, address, port = span.data
+        else:
+            attributes = span.attributes
+            method = attributes.get(semconv.HTTP_REQUEST_METHOD)
+            address, port = attributes.get(semconv.SERVER_ADDRESS), attributes.get(semconv.SERVER_PORT)
+        end = end_time or span.end_ns or time_ns()
+        self.metrics.ended(max(0.0, (end - start) / 1e9), (method, address, port, version, status_code, error_type),
+                           span)

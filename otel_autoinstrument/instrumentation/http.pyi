@@ -8,6 +8,7 @@ from ..trace.span import NonRecordingSpan, Scope, Span
 from ..trace.tracer import Tracer
 from .clients import ClientCall
 from .instrumentor import Instrumentor
+from .metrics import HttpClientMetrics, HttpServerMetrics
 from .protocols import PropagatorAPI
 
 _AnySpan = Union[Span, NonRecordingSpan]
@@ -73,6 +74,7 @@ class HttpServer:
     sensitive: SensitiveNames
     security: ServerSecurity
     enduser: Optional[Callable[[], Any]]
+    metrics: Optional[HttpServerMetrics]  # None: metrics off
     def __init__(self, instrumentor: Instrumentor, excluded_variable: Optional[str] = None) -> None: ...
     def span_name(self, method: str, route: Optional[str] = None) -> str: ...
     def set_route(self, span: _AnySpan, method: str, route: str) -> None: ...
@@ -98,6 +100,7 @@ class HttpClient:
     sensitive: SensitiveNames
     request_headers: HeaderCapture
     response_headers: HeaderCapture
+    metrics: Optional[HttpClientMetrics]  # None: metrics off
     def __init__(self, instrumentor: Instrumentor, excluded_variable: Optional[str] = None) -> None: ...
     def is_excluded(self, url: str) -> bool: ...
     def server(self, url: str) -> Tuple[Optional[str], Optional[int]]: ...

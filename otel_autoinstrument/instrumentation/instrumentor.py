@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # typing is not imported at start-up
     from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 
     from ..config import Settings
+    from ..metrics.instruments import Meter
     from ..trace.tracer import Tracer
     from .protocols import AgentAPI
 
@@ -52,6 +53,24 @@ class _LazyTracer:
         return tracer
 
 
+class _LazyMeter:
+    """``instrumentor.meter``, built on first use (the metrics pipeline with it); a meter
+    whose instruments record nothing when metrics are off or the agent has none."""
+
+    def __get__(self, instrumentor: Optional[Instrumentor], owner: Any = None) -> Any:
+        if instrumentor is None:
+            return self
+        get_meter = getattr(instrumentor.agent, "meter", None)
+        if get_meter is None:  # an agent of a test or an older core: metrics off
+            from ..metrics.instruments import NOOP_METER
+
+            meter: Any = NOOP_METER
+        else:
+            meter = get_meter(scope_name(instrumentor))
+        instrumentor.__dict__["meter"] = meter
+        return meter
+
+
 class Instrumentor:
     """Base class of every instrumentor, built-in or plugin.
 
@@ -63,6 +82,7 @@ class Instrumentor:
     """
 
     tracer: Tracer = _LazyTracer()  # type: ignore[assignment]
+    meter: Meter = _LazyMeter()  # type: ignore[assignment]
     name: str = ""
     requires: Tuple[str, ...] = ()
     modules: Tuple[str, ...] = ()

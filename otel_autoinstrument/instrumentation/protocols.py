@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional, Protocol, Union
 
 from ..config import Settings
 from ..logs.record import LogPipeline
+from ..metrics.instruments import Meter, NoopMeter
 from ..propagation import Carried
 from ..resource import Resource
 from ..trace.span import NonRecordingSpan, Span
@@ -37,6 +38,10 @@ class AgentAPI(Protocol):
 
     def tracer(self, name: str, version: str = "") -> Tracer:
         """A tracer whose spans carry the instrumentation scope ``name``."""
+
+    def meter(self, name: str, version: str = "", schema_url: str = "",
+              attributes: Optional[dict[str, Any]] = None) -> Union[Meter, NoopMeter]:
+        """A meter of the instrumentation scope ``name`` (``enabled`` False when metrics are off)."""
 
     @property
     def propagator(self) -> PropagatorAPI: ...

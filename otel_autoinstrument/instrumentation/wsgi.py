@@ -16,7 +16,11 @@
 * hands the server the application's own response object, its ``close`` hooked on the
   instance, or where that is impossible a transparent proxy (``wsgi_body``): a streamed
   body is part of the request, so the span ends when the body ends, is closed, or is
-  dropped unclosed, whichever comes first.
+  dropped unclosed, whichever comes first;
+* when metrics are on, counts the request in ``http.server.active_requests`` and records
+  ``http.server.request.duration`` when it ends, sampled or not (``ServerRequest``: the
+  method, scheme, protocol version, route once the framework knows it, status and
+  error type, never the path).
 
 Per-request state lives in the environ (``ENVIRON_KEY``), where the frameworks' own
 hooks find it. Excluded URLs and requests already traced by an outer layer get no
@@ -29,10 +33,10 @@ from time import time_ns
 from .. import semconv
 from .._log import internal_error
 from ..trace.context import _span, _suppressed, detach, reset_baggage, set_baggage
-from ..trace.span import SpanKind
+from ..trace.span import SpanKind, qualified_type
 from . import wsgi_body
 from . import WSGI_ENVIRON_KEY
-from .http import HttpServer
+from .http import HttpServer, method_name, protocol_version
 
 __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
 
@@ -87,6 +91,8 @@ class WsgiTracing:
             internal_error("starting a WSGI server span")
             if request is not None:
                 request.deactivate()
+                if request.measure is not None:
+                    request.measure.cancel()  # served untraced: not counted either
                 request = None
         try:
             result = wrapped(*args, **kwargs)
@@ -125,6 +131,10 @@ class WsgiTracing:
         request._span_token = _span.set(span)  # activate(), inlined
         if baggage:
             request._baggage_token = set_baggage(baggage)
+        metrics = self.http.metrics
+        if metrics is not None:
+            request.measure = metrics.request(method_name(method)[0], environ.get("wsgi.url_scheme", "http"),
+                                              protocol_version(environ.get("SERVER_PROTOCOL")))
         return request
 
     def _attributes(self, environ, method):
@@ -151,8 +161,8 @@ class WsgiTracing:
 class WsgiRequest:
     """One traced request: its span, the context tokens, and what was recorded."""
 
-    __slots__ = ("tracing", "span", "method", "baggage", "environ", "route", "error", "watch", "_start_response",
-                 "_span_token", "_baggage_token")
+    __slots__ = ("tracing", "span", "method", "baggage", "environ", "route", "error", "watch", "measure",
+                 "_start_response", "_span_token", "_baggage_token")
 
     def __init__(self, tracing, span, method, baggage, environ=None):
         self.tracing = tracing
@@ -163,6 +173,7 @@ class WsgiRequest:
         self.route = None
         self.error = None
         self.watch = None  # while the server holds the response (wsgi_body.Watch)
+        self.measure = None  # the request's metrics (instrumentation.metrics.ServerRequest), when on
         self._start_response = None
         self._span_token = None
         self._baggage_token = None
@@ -198,6 +209,8 @@ class WsgiRequest:
         if span.end_ns is None:
             span.name = self.tracing.span_name(self.method, route)  # update_name(), inlined
             span.set_attribute(semconv.HTTP_ROUTE, route)
+        if self.measure is not None:
+            self.measure.route = route
 
     def event_facts(self):
         """The request's attributes on a security log event (read only when one is sent)."""
@@ -211,6 +224,8 @@ class WsgiRequest:
         if self.error is exc:
             return
         self.error = exc
+        if self.measure is not None:
+            self.measure.error_type = qualified_type(exc)
         self.tracing.http.error(self.span, exc)
 
     def traced_next(self, next_function):
@@ -241,8 +256,11 @@ class WsgiRequest:
             code = _status_codes.get(status) if type(status) is str else None
             if code is None:
                 code = status_code(status)
-            if code is not None and (span.end_ns is None or code in _AUTH_FAILURES):  # auth failures: sampled or not
-                self.tracing.http.response(span, code, headers, self.error, self.event_facts)
+            if code is not None:
+                if self.measure is not None:
+                    self.measure.status = code
+                if span.end_ns is None or code in _AUTH_FAILURES:  # auth failures: sampled or not
+                    self.tracing.http.response(span, code, headers, self.error, self.event_facts)
         except Exception:
             internal_error("recording a WSGI response status")
         return self._start_response(status, headers, *args, **kwargs)
@@ -254,6 +272,8 @@ class WsgiRequest:
             self.deactivate()
             self.record_exception(exc)
             self.span.end()
+            if self.measure is not None:
+                self.measure.end(self.span)
         except Exception:
             internal_error("ending a WSGI server span")
 
@@ -336,6 +356,10 @@ class WsgiRequest:
             span = self.span
             if span.end_ns is None:
                 span.end()
+            measure = self.measure
+            if measure is not None:
+                self.measure = None
+                measure.end(span)
         except Exception:
             internal_error("ending a WSGI server span")
 

@@ -6,6 +6,7 @@ from ..trace.span import NonRecordingSpan, Span
 from ..trace.tracer import Tracer
 from .http import ExcludedUrls, HttpServer
 from .instrumentor import Instrumentor
+from .metrics import ServerRequest
 from .protocols import PropagatorAPI
 
 __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
@@ -33,6 +34,7 @@ class WsgiRequest:
     span: Union[Span, NonRecordingSpan]
     environ: Optional[Dict[str, Any]]
     route: Optional[str]
+    measure: Optional[ServerRequest]  # the request's metrics, when on
     def __init__(self, tracing: WsgiTracing, span: Union[Span, NonRecordingSpan], method: str,
                  baggage: Optional[Dict[str, str]], environ: Optional[Dict[str, Any]] = None) -> None: ...
     def set_route(self, route: str) -> None: ...

@@ -20,7 +20,9 @@ response object whenever it can carry the end of the span, else a transparent pr
 Either way the span ends at the first of: the body's end seen (StopIteration), its
 ``close()``, the object dropped unclosed (a weak reference noticed it; the span is
 marked ``otel_autoinstrument.response.unclosed`` and ends at the request's last
-activity, not when the garbage collector ran), or the process exiting.
+activity, not when the garbage collector ran), or the process exiting. The response of
+a request that is not sampled is watched only when metrics are on: its duration and the
+active-requests count need that end.
 """
 
 import os
@@ -44,10 +46,11 @@ def keep_body(result, request, chunks=None):
         kept = result
     else:
         kept = _proxy_type(type(result), hasattr(result, "close"))(result, request)
-    if request.span.end_ns is None:  # recording: the span's end is watched (_watch, inlined)
+    measure = request.measure
+    if request.span.end_ns is None or measure is not None:  # recording, or metrics on: the end is watched
         if not _exit_registered:
             _register_exit()
-        watch = request.watch = Watch(request.span)
+        watch = request.watch = Watch(request.span, measure)
         _pending[watch] = weakref.ref(kept, watch.dropped)
     return kept
 
@@ -284,11 +287,12 @@ class Watch:
     response is dropped unclosed. It holds the span alone, never the request (whose
     ``start_response`` may lead to the server's handler, and from there to the response)."""
 
-    __slots__ = ("span", "last_ns")
+    __slots__ = ("span", "last_ns", "measure")
 
-    def __init__(self, span):
+    def __init__(self, span, measure=None):
         self.span = span
         self.last_ns = time_ns()  # the last sign of life: the application's return, a chunk
+        self.measure = measure  # the request's metrics (ServerRequest), when on
 
     def dropped(self, ref=None):
         """Nobody closed the response (garbage-collected, or the process exits): end the
@@ -300,6 +304,8 @@ class Watch:
             if span.is_recording():
                 span.set_attribute(UNCLOSED_ATTRIBUTE, True)
                 span.end(self.last_ns)
+            if self.measure is not None:
+                self.measure.end(span, self.last_ns)  # no longer active, however it ended
         except Exception:
             internal_error("ending the span of an unclosed WSGI response")
 

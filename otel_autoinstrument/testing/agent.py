@@ -1,6 +1,7 @@
 """``InMemoryAgent``: the real agent (settings, tracer provider, sampler, limits,
-propagator, log pipeline) with its exporters replaced by lists, for in-process tests
-of an instrumentor. Nothing leaves the process and no thread is started."""
+propagator, log pipeline, metrics) with its exporters replaced by lists, for
+in-process tests of an instrumentor. Nothing leaves the process and no thread is
+started: metrics are read where they are aggregated (``metric_points``)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from .spans import find_span, find_spans
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional
+    from typing import Any, Dict, List, Mapping, Optional, Union
 
     from ..instrumentation import Instrumentor
     from ..instrumentation.protocols import AgentAPI
     from ..logs.record import LogRecord
+    from ..metrics.data import HistogramPoint, NumberPoint
     from ..trace.span import Span
     from ..trace.tracer import Tracer
 
@@ -66,13 +68,15 @@ class InMemoryAgent:
         # Spans and log records go to memory instead of the configured exporters, unless
         # a signal is switched off (=none): then it is off, as in production.
         keep = {signal: variables.get("OTEL_%s_EXPORTER" % signal.upper(), "").strip().lower() != "none"
-                for signal in ("traces", "logs")}
+                for signal in ("traces", "logs", "metrics")}
         variables["OTEL_TRACES_EXPORTER"] = variables["OTEL_LOGS_EXPORTER"] = "none"
+        variables["OTEL_METRICS_EXPORTER"] = "otlp" if keep["metrics"] else "none"  # read in place, never sent
         self.settings = config.load(variables, set())
         self._span_memory = MemoryProcessor()
         self._log_memory = MemoryProcessor()
         self.agent: AgentAPI = Agent(self.settings, span_processors=[self._span_memory] if keep["traces"] else [],
-                                     log_processors=[self._log_memory] if keep["logs"] else None)
+                                     log_processors=[self._log_memory] if keep["logs"] else None,
+                                     metric_exporters=[])
         self.instrumentors: List[Instrumentor] = []
         self._strict = strict
         self._saved_strict = _log.STRICT
@@ -132,6 +136,18 @@ class InMemoryAgent:
     def logs(self) -> List[LogRecord]:
         """Every log record emitted to the agent's log pipeline so far."""
         return list(self._log_memory.items)
+
+    def metric_points(self, name: str) -> List[Union[HistogramPoint, NumberPoint]]:
+        """The points of the metric ``name`` as they are now (cumulative): ``NumberPoint``
+        (``value``) or ``HistogramPoint`` (``count``, ``sum``, ``bucket_counts``), each with
+        its ``attributes``. Empty when metrics are off (OTEL_METRICS_EXPORTER=none)."""
+        from ..metrics.collector import Collector
+
+        pipeline = self.agent.metrics  # type: ignore[attr-defined]
+        if pipeline is None:
+            return []
+        instruments = [i for i in pipeline.provider.instruments() if i.name == name]
+        return [p for m in Collector(pipeline.provider).collect(instruments) for p in m.points]
 
     def clear(self) -> None:
         del self._span_memory.items[:]

@@ -271,3 +271,40 @@ def test_sampled_out_spans_are_non_recording_with_valid_contexts(receiver, servi
     result = run(otel_run(PYTHON, "-c", code), env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, True, False, True, True, True]
+
+
+@pytest.mark.parametrize("which", ["oldest", "newest"])
+def test_the_metrics_api_is_served_by_the_core(receiver, service_name, which):
+    """Counters, up-down counters, histograms (advice), gauges, observable instruments
+    (plain and generator callbacks) of the metrics API go out with the agent's metrics,
+    under the meter's scope, with exemplars of the API span they were recorded in."""
+    requirement = {"oldest": "opentelemetry-api==1.20.0", "newest": "opentelemetry-api==1.45.3"}[which]
+    path = str(package_cache("otel-api-" + which, [requirement]))
+    env = agent_env(receiver, service_name, PYTHONPATH=path)
+    result = run(otel_run(PYTHON, SCRIPTS / "api_metrics.py"), env=env, timeout=60)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["meter_provider"] == "otel_autoinstrument.bridge.metrics"
+    points = receiver.wait_for_metric_points(lambda found: any(p.metric == "shop.orders" for p in found),
+                                             service=service_name)
+    shop = {}
+    for point in points:
+        if point.scope_name == "shop":
+            shop.setdefault(point.metric, []).append(point)
+    assert {p.attributes["shop.payment"]: p.value for p in shop["shop.orders"]} == {"card": 2, "cash": 1}
+    assert all(p.monotonic and p.temporality == "cumulative" for p in shop["shop.orders"])
+    assert [p.value for p in shop["shop.basket.items"]] == [3]
+    (latency,) = shop["shop.checkout.duration"]
+    assert (latency.count, latency.sum) == (2, 2.25)
+    assert latency.bounds == ([0.1, 1.0] if seen["advisory"] else
+                              [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000])
+    assert {(e.trace_id, e.span_id) for e in latency.exemplars} == {tuple(seen["span"])}
+    assert {p.attributes["shop.item"]: p.value for p in shop["shop.stock"]} == {"apple": 7, "pear": 3}
+    assert [p.value for p in shop["shop.visits"]] == [42] and [p.value for p in shop["shop.uptime"]] == [12.5]
+    if seen["gauge"]:
+        assert [(p.attributes, p.value) for p in shop["shop.temperature"]] == [({"room": "store"}, 21.5)]
+    message = next(m for m in receiver.messages("/v1/metrics")
+                   if any(sm.scope.name == "shop" for rm in m.resource_metrics for sm in rm.scope_metrics))
+    (scope_metrics,) = [sm for rm in message.resource_metrics for sm in rm.scope_metrics if sm.scope.name == "shop"]
+    assert scope_metrics.scope.version == "2.0"
+    assert scope_metrics.schema_url == "https://opentelemetry.io/schemas/1.21.0"

@@ -99,12 +99,12 @@ def test_report_contents_and_endpoint_check_against_the_receiver(receiver):
     assert report["exporters"]["logs"]["otlp"]["protocol"] == "http/json"
 
     checks = {c["signal"]: c for c in report["endpoint_checks"]}
-    assert set(checks) == {"traces", "logs"}
+    assert set(checks) == {"traces", "logs", "metrics"}
     for signal, check in checks.items():
         assert (check["ok"], check["reachable"], check["http_status"]) == (True, True, 200), check
         assert check["endpoint"] == "%s/v1/%s" % (receiver.url, signal)
     paths = sorted(r.path for r in receiver.requests[before:])
-    assert paths == ["/v1/logs", "/v1/traces"]
+    assert paths == ["/v1/logs", "/v1/metrics", "/v1/traces"]
     assert report["warnings"] == []
 
     text, _ = info(env)
@@ -127,13 +127,13 @@ def test_secrets_never_appear(receiver):
     assert report["exporters"]["logs"]["otlp"]["headers"] == {"authorization": "***", "x-api-key": "***"}
     assert "authorization=***" in text
     # The checks still ran with the real credentials and reached the receiver.
-    assert [c["http_status"] for c in report["endpoint_checks"]] == [200, 200]
+    assert [c["http_status"] for c in report["endpoint_checks"]] == [200, 200, 200]
 
 
 def test_closed_port_is_diagnosed():
     port = free_port()
     env = agent_env(None, "info-closed", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port,
-                    OTEL_LOGS_EXPORTER="none")
+                    OTEL_LOGS_EXPORTER="none", OTEL_METRICS_EXPORTER="none")
     report = info_json(env)
     (check,) = report["endpoint_checks"]
     assert check["signal"] == "traces"
@@ -186,7 +186,7 @@ def tls_endpoint(tmp_path):
 
 def test_tls_endpoint_with_wrong_and_right_ca(tls_endpoint):
     url, right, wrong = tls_endpoint
-    base = dict(OTEL_EXPORTER_OTLP_ENDPOINT=url, OTEL_LOGS_EXPORTER="none")
+    base = dict(OTEL_EXPORTER_OTLP_ENDPOINT=url, OTEL_LOGS_EXPORTER="none", OTEL_METRICS_EXPORTER="none")
 
     (check,) = info_json(agent_env(None, "info-tls", OTEL_EXPORTER_OTLP_CERTIFICATE=wrong, **base))["endpoint_checks"]
     assert (check["ok"], check["reachable"], check["tls"]) == (False, True, "failed"), check
@@ -226,7 +226,8 @@ def test_trap_other_python_and_no_exporter(tmp_path):
     script = tmp_path / "tool"
     script.write_text("#!%s\nprint('hi')\n" % (other / "bin" / "python"))
     script.chmod(0o755)
-    env = agent_env(None, "info-other", OTEL_TRACES_EXPORTER="none", OTEL_LOGS_EXPORTER="none")
+    env = agent_env(None, "info-other", OTEL_TRACES_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
+                    OTEL_METRICS_EXPORTER="none")
 
     report = info_json(env, "--", str(script))
     assert report["command"]["kind"] == "script"

@@ -168,6 +168,8 @@ def test_per_signal_files_take_precedence_and_a_bad_key_disables_only_that_signa
             OTEL_EXPORTER_OTLP_CLIENT_KEY=tmp_path / "unused-key.pem",
             OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE=certs.client_cert,
             OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY=certs.client_key,
+            OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE=certs.client_cert,
+            OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=certs.client_key,
             OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE=certs.client_cert,
             OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY=garbage))
         assert_app_unchanged(result, uninstrumented)

@@ -243,6 +243,78 @@ def _log_view(record, resource, scope) -> LogView:
     )
 
 
+class ExemplarView(NamedTuple):
+    value: float
+    time_ns: int
+    trace_id: str
+    span_id: str
+
+
+@dataclass
+class PointView:
+    """One metric data point, with its metric's description."""
+
+    metric: str
+    kind: str  # "sum", "gauge" or "histogram"
+    unit: str
+    monotonic: bool
+    temporality: str  # "cumulative", "delta" or "" (gauge)
+    attributes: Dict[str, Any]
+    start_ns: int
+    time_ns: int
+    value: Any  # sum and gauge points
+    count: int  # histogram points (the rest too: None)
+    sum: Any
+    bucket_counts: List[int]
+    bounds: List[float]
+    min: Any
+    max: Any
+    exemplars: List[ExemplarView]
+    resource: Dict[str, Any]
+    scope_name: str
+
+    def __str__(self):
+        shown = self.value if self.kind != "histogram" else "count=%s sum=%s" % (self.count, self.sum)
+        return "%s%s %s (%s %s)" % (self.metric, self.attributes, shown, self.kind, self.temporality)
+
+
+_TEMPORALITIES = {0: "", 1: "delta", 2: "cumulative"}
+
+
+def _number(point):
+    return getattr(point, point.WhichOneof("value")) if point.WhichOneof("value") else None
+
+
+def _exemplars(point):
+    return [ExemplarView(_number(e), e.time_unix_nano, _hex(e.trace_id), _hex(e.span_id)) for e in point.exemplars]
+
+
+def metric_points_of(message) -> List[PointView]:
+    """Flatten an ExportMetricsServiceRequest into its data points."""
+    out = []
+    for rm in message.resource_metrics:
+        resource = key_values(rm.resource.attributes)
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                data = getattr(metric, kind)
+                for p in data.data_points:
+                    histogram = kind == "histogram"
+                    out.append(PointView(
+                        metric=metric.name, kind=kind, unit=metric.unit,
+                        monotonic=bool(getattr(data, "is_monotonic", False)),
+                        temporality=_TEMPORALITIES.get(getattr(data, "aggregation_temporality", 0), ""),
+                        attributes=key_values(p.attributes), start_ns=p.start_time_unix_nano,
+                        time_ns=p.time_unix_nano, value=None if histogram else _number(p),
+                        count=p.count if histogram else None, sum=p.sum if histogram else None,
+                        bucket_counts=list(p.bucket_counts) if histogram else [],
+                        bounds=list(p.explicit_bounds) if histogram else [],
+                        min=p.min if histogram and p.HasField("min") else None,
+                        max=p.max if histogram and p.HasField("max") else None,
+                        exemplars=_exemplars(p), resource=resource, scope_name=sm.scope.name))
+    return out
+
+
 def spans_of(message) -> List[SpanView]:
     """Flatten an ExportTraceServiceRequest."""
     out = []
@@ -614,6 +686,14 @@ class Receiver:
             logs = [r for r in logs if r.resource.get("service.name") == service]
         return logs
 
+    def metric_points(self, service: Optional[str] = None, name: Optional[str] = None) -> List[PointView]:
+        points = [p for m in self.messages(METRICS_PATH) for p in metric_points_of(m)]
+        if service is not None:
+            points = [p for p in points if p.resource.get("service.name") == service]
+        if name is not None:
+            points = [p for p in points if p.metric == name]
+        return points
+
     # -- waiting -----------------------------------------------------------
 
     def _wait(self, what: str, fetch: Callable[[], list], done: Callable[[list], bool], timeout: float):
@@ -689,6 +769,15 @@ class Receiver:
             self._describe("logs", count, predicate, service),
             lambda: self.logs(service=service),
             self._condition(count, predicate),
+            timeout,
+        )
+
+    def wait_for_metric_points(self, predicate=None, timeout=15.0, service=None, name=None) -> List[PointView]:
+        """The data points (of ``name``) once predicate(points) holds (or there are some)."""
+        return self._wait(
+            self._describe("metric points" + (" of %s" % name if name else ""), None, predicate, service),
+            lambda: self.metric_points(service=service, name=name),
+            self._condition(None, predicate),
             timeout,
         )
 

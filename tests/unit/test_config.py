@@ -70,6 +70,13 @@ GOOD = [
     ("OTEL_TRACES_EXPORTER", "none,console", ["console"]),
     ("OTEL_LOGS_EXPORTER", "Console", ["console"]),
     ("OTEL_METRICS_EXPORTER", "none", ["none"]),
+    ("OTEL_METRICS_EXPORTER", "Prometheus,otlp", ["prometheus", "otlp"]),
+    ("OTEL_METRICS_EXPORTER", "none,console", ["console"]),
+    ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "LowMemory", "lowmemory"),
+    ("OTEL_METRICS_EXEMPLAR_FILTER", "always_off", "always_off"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "15000", 15000),
+    ("OTEL_PYTHON_METRICS_CARDINALITY_LIMIT", "100", 100),
+    ("OTEL_EXPORTER_PROMETHEUS_PORT", "9100", 9100),
     ("OTEL_PROPAGATORS", "b3, tracecontext", ["b3", "tracecontext"]),
     ("OTEL_PROPAGATORS", "none", []),
     ("OTEL_PROPAGATORS", "tracecontext,none", []),
@@ -111,7 +118,10 @@ BAD = [
     ("OTEL_TRACES_EXPORTER", "jaeger"),
     ("OTEL_TRACES_EXPORTER", "otlp,zipkin"),
     ("OTEL_LOGS_EXPORTER", "file"),
-    ("OTEL_METRICS_EXPORTER", "prometheus"),
+    ("OTEL_METRICS_EXPORTER", "statsd"),
+    ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "sometimes"),
+    ("OTEL_METRICS_EXEMPLAR_FILTER", "random"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "1m"),
     ("OTEL_PROPAGATORS", "xray"),
     ("OTEL_LOG_LEVEL", "verbose"),
     ("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "many"),
@@ -163,7 +173,13 @@ def test_specification_defaults(warnings):
     s = load()
     assert s.sdk_disabled is False
     assert s.traces_exporter == ["otlp"] and s.logs_exporter == ["otlp"]
-    assert s.metrics_exporter == ["none"]
+    assert s.metrics_exporter == ["otlp"]
+    assert (s.metric_export_interval, s.metric_export_timeout) == (60000, 30000)
+    assert s.metrics_exemplar_filter == "trace_based"
+    assert s.exporter_otlp_metrics_temporality_preference == "cumulative"
+    assert (s.exporter_prometheus_host, s.exporter_prometheus_port) == ("localhost", 9464)
+    assert s.python_metrics_cardinality_limit == 2000
+    assert s.exporter("metrics").endpoint == "http://localhost:4318/v1/metrics"
     assert s.traces_sampler == "parentbased_always_on"
     assert s.traces_sampler_arg == 1.0
     assert s.propagators == ["tracecontext", "baggage"]

@@ -259,8 +259,8 @@ def test_responses_still_open_at_exit_end_then(traced):
     assert len(memory.spans) == 2
 
 
-def test_unsampled_requests_are_not_watched():
-    tracing, memory = make_tracing(OTEL_TRACES_SAMPLER="always_off")
+def test_unsampled_requests_are_not_watched_when_metrics_are_off():
+    tracing, memory = make_tracing(OTEL_TRACES_SAMPLER="always_off", OTEL_METRICS_EXPORTER="none")
     before = wsgi_body.pending_count()
     response = Response()
     result = serve(tracing, returning(response), environ_for(), consume=False).result

@@ -21,7 +21,7 @@ end the span with ``error.type``; redis-py's messages name the address, never th
 password.
 """
 
-from otel_autoinstrument.instrumentation import Instrumentor, SpanKind, capture_internal_errors, semconv
+from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, semconv
 
 SYSTEM = "redis"
 _MAX_SHAPED_ARGUMENTS = 32
@@ -36,7 +36,7 @@ class RedisInstrumentor(Instrumentor):
     def patches(self):
         from otel_autoinstrument.instrumentation.db import DbSpans
 
-        self._spans = DbSpans(self.tracer, self.settings)  # its settings, and finishing
+        self._spans = DbSpans(self.tracer, self.settings, self.meter)  # its settings, metrics, finishing
         self._sanitize = self._spans.sanitize
         self._limit = self._spans.length_limit
         self._shapes = {}  # (command, argument count) -> query text
@@ -103,7 +103,7 @@ class RedisInstrumentor(Instrumentor):
         attributes = self._target(client).copy()
         attributes[semconv.DB_OPERATION_NAME] = operation
         attributes[semconv.DB_QUERY_TEXT] = self._text(operation, command)
-        return self.tracer.start_span(operation, SpanKind.CLIENT, attributes)
+        return self._spans.start_span(operation, attributes)
 
     def _start_pipeline(self, client, pipeline):
         stack = pipeline.command_stack
@@ -126,7 +126,7 @@ class RedisInstrumentor(Instrumentor):
         attributes[semconv.DB_OPERATION_NAME] = operation
         text = "\n".join(self._text(op, command) for op, command in zip(operations, commands))
         attributes[semconv.DB_QUERY_TEXT] = text[:self._limit] if self._limit else text
-        return self.tracer.start_span(operation, SpanKind.CLIENT, attributes)
+        return self._spans.start_span(operation, attributes)
 
     def _text(self, operation, command):
         count = len(command) - 1

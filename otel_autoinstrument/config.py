@@ -201,7 +201,7 @@ QUEUE_ITEMS = (1, 1048576)
 BATCH_ITEMS = (1, 65536)
 COUNT_LIMIT = (0, 65536)
 LENGTH_LIMIT = (0, 4194304)  # an item above 4 MiB is never exported anyway
-CARDINALITY = (2, 1048576)  # one attribute set and the overflow series, at least
+CARDINALITY = (1, 1048576)
 TCP_PORT = (1, 65535)
 DEFAULT_QUEUE_SIZE = 262144  # the specification says 2048: see docs/reliability.md
 
@@ -263,8 +263,8 @@ VARIABLES = [
     Var("OTEL_METRICS_EXEMPLAR_FILTER", choice(*EXEMPLAR_FILTERS), "trace_based",
         "which measurements may become exemplars: trace_based (in a sampled span), always_on, always_off"),
     Var("OTEL_PYTHON_METRICS_CARDINALITY_LIMIT", parse_int, 2000,
-        "attribute sets per metric, the otel.metric.overflow=true series included; measurements "
-        "with more go to that series", bounds=CARDINALITY),
+        "attribute sets per metric; measurements with more go to the otel.metric.overflow=true series",
+        bounds=CARDINALITY),
     Var("OTEL_EXPORTER_PROMETHEUS_HOST", parse_str, "localhost", "address the prometheus scrape endpoint listens on"),
     Var("OTEL_EXPORTER_PROMETHEUS_PORT", parse_int, 9464, "port of the prometheus scrape endpoint", bounds=TCP_PORT),
     Var("OTEL_BSP_SCHEDULE_DELAY", parse_millis, 5000, "delay between two span exports, ms",

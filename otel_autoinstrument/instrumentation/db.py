@@ -103,6 +103,12 @@ class DbSpans:
         attributes.update(statement_attributes)
         if name is None:
             name = target[semconv.DB_SYSTEM_NAME]
+        return self.start_span(name, attributes)
+
+    def start_span(self, name, attributes):
+        """Start (not make current) a CLIENT span ``name`` with ``attributes`` made by the
+        caller (a client that describes its operations itself, such as Redis's); end it
+        with ``finish``, which records its duration, sampled or not."""
         span = self.tracer.start_span(name, _CLIENT, attributes)
         if self.metrics is not None and not span.is_recording():
             span = measured(span, _metric_values(attributes))  # not sampled: the duration still counts

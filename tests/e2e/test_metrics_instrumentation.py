@@ -24,16 +24,6 @@ def upstream():
         yield server.url
 
 
-def final_points(receiver, service, name):
-    """The last point per series and process: cumulative values at each worker's exit."""
-    latest = {}
-    for point in receiver.metric_points(service=service, name=name):
-        key = (point.resource["service.instance.id"], frozenset(point.attributes.items()))
-        if key not in latest or point.time_ns > latest[key].time_ns:
-            latest[key] = point
-    return list(latest.values())
-
-
 def counts(points, *keys):
     found = Counter()
     for point in points:
@@ -54,7 +44,7 @@ def test_flask_requests_statements_and_calls_are_counted_sampled_or_not(receiver
             assert http_get(server.url + path)[0] == status
     assert server.returncode == 0
 
-    server_points = final_points(receiver, service_name, "http.server.request.duration")
+    server_points = receiver.final_metric_points(service_name, "http.server.request.duration")
     assert counts(server_points, "http.route", "http.response.status_code") == {
         ("/users/<int:user_id>", 200): 20, ("/error", 500): 4, (None, 404): 3, ("/db", 200): 5,
         ("/upstream", 200): 6}
@@ -65,15 +55,15 @@ def test_flask_requests_statements_and_calls_are_counted_sampled_or_not(receiver
                                          "http.response.status_code", "error.type"}
         assert point.attributes["http.request.method"] == "GET" and point.attributes["url.scheme"] == "http"
         assert point.unit == "s" and point.bounds[0] == 0.005
-    active = final_points(receiver, service_name, "http.server.active_requests")
+    active = receiver.final_metric_points(service_name, "http.server.active_requests")
     assert active and sum(p.value for p in active) == 0
 
-    client_points = final_points(receiver, service_name, "http.client.request.duration")
+    client_points = receiver.final_metric_points(service_name, "http.client.request.duration")
     assert counts(client_points, "http.response.status_code", "error.type") == {(200, None): 4, (503, "503"): 2}
     assert {(p.attributes["server.address"], p.attributes["http.request.method"]) for p in client_points} == {
         ("127.0.0.1", "GET")}
 
-    db_points = final_points(receiver, service_name, "db.client.operation.duration")
+    db_points = receiver.final_metric_points(service_name, "db.client.operation.duration")
     assert counts(db_points, "db.system.name", "db.operation.name") == {("sqlite", "SELECT"): 5}
 
     # Half the traces were sampled: fewer server spans than requests, every request counted.
@@ -91,7 +81,7 @@ def test_django_orm_statements(receiver, service_name, tmp_path):
                     OTEL_METRIC_EXPORT_INTERVAL="60000")
     result = run(otel_run("python", "manage.py", "migrate", "--noinput"), env=env, cwd=project, timeout=120)
     assert result.returncode == 0, result.stderr
-    points = final_points(receiver, service_name, "db.client.operation.duration")
+    points = receiver.final_metric_points(service_name, "db.client.operation.duration")
     assert points and {p.attributes["db.system.name"] for p in points} == {"sqlite"}
     assert sum(p.count for p in points) >= 10  # the migrations' statements, each one
     assert {"db.operation.name", "db.system.name"} <= set().union(*(p.attributes for p in points))

@@ -6,6 +6,7 @@ password never exported nor logged, the SQL commenter where it is allowed.
 
 import json
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -132,6 +133,20 @@ def test_one_span_per_statement_under_async_sqlalchemy(traced):
     _, spans, _ = traced
     (statement,) = _app_statement(spans, "sqlalchemy-async")
     assert statement.scope_name == "otel_autoinstrument.sqlalchemy"
+
+
+def test_every_statement_is_in_the_duration_metric_once(traced, receiver):
+    """One db.client.operation.duration measurement per CLIENT span (all sampled here):
+    a statement under an ORM is measured by the layer that owns its span, never twice."""
+    _, spans, _ = traced
+    service = spans[0].resource["service.name"]
+    keys = ("db.system.name", "db.operation.name", "db.collection.name", "error.type")
+    expected = Counter(tuple(s.attributes.get(k) for k in keys) for s in spans if s.kind == "CLIENT")
+    measured = Counter()
+    for point in receiver.final_metric_points(service, "db.client.operation.duration"):
+        measured[tuple(point.attributes.get(k) for k in keys)] += point.count
+        assert "db.query.text" not in point.attributes
+    assert measured == expected
 
 
 def test_password_never_exported_nor_logged(traced, receiver):

@@ -5,6 +5,7 @@ pipeline and transaction, sync and asyncio; keys and values never exported; erro
 
 import json
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -86,3 +87,17 @@ def test_arguments_recorded_when_sanitizing_is_off(redis_server, receiver, servi
     spans = receiver.wait_for_spans(service=service_name, predicate=lambda s: any(x.name == "async" for x in s))
     (get,) = [s for s in _children(spans, "commands") if s.name == "GET"]
     assert get.attributes["db.query.text"] == "GET user:secret-key-1"
+
+
+def test_every_command_is_in_the_duration_metric_sampled_or_not(traced, redis_server, receiver, service_name):
+    """The same commands unsampled: no span, each command measured once, failures with
+    the error.type their spans had."""
+    _, spans = traced
+    keys = ("db.system.name", "db.operation.name", "error.type", "server.address")
+    expected = Counter(tuple(s.attributes.get(k) for k in keys) for s in spans if s.kind == "CLIENT")
+    _run(redis_server, agent_env(receiver, service_name, OTEL_TRACES_SAMPLER="always_off"), 5)
+    measured = Counter()
+    for point in receiver.final_metric_points(service_name, "db.client.operation.duration"):
+        measured[tuple(point.attributes.get(k) for k in keys)] += point.count
+    assert measured == expected
+    assert any(error for _, _, error, _ in measured) and not receiver.spans(service=service_name)

@@ -694,6 +694,16 @@ class Receiver:
             points = [p for p in points if p.metric == name]
         return points
 
+    def final_metric_points(self, service: str, name: str) -> List[PointView]:
+        """The last point of each series of each process (by service.instance.id) and
+        scope: with cumulative temporality, the totals at each process's exit."""
+        latest: Dict[Any, PointView] = {}
+        for point in self.metric_points(service=service, name=name):
+            key = (point.resource.get("service.instance.id"), point.scope_name, frozenset(point.attributes.items()))
+            if key not in latest or point.time_ns > latest[key].time_ns:
+                latest[key] = point
+        return list(latest.values())
+
     # -- waiting -----------------------------------------------------------
 
     def _wait(self, what: str, fetch: Callable[[], list], done: Callable[[list], bool], timeout: float):

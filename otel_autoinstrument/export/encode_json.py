@@ -171,10 +171,12 @@ def encode_logs(resource, records):
     return b"".join(body for body, _ in encode("logs", resource, records, 1 << 62).bodies)
 
 
+_REJECTED = {"traces": "rejectedSpans", "logs": "rejectedLogRecords", "metrics": "rejectedDataPoints"}
+
+
 def rejected(signal, body):
     """(rejected count, error message) from a JSON export response body."""
     if not body or not body.strip():
         return 0, ""
     partial = json.loads(body).get("partialSuccess") or {}
-    key = "rejectedSpans" if signal == "traces" else "rejectedLogRecords"
-    return int(partial.get(key) or 0), partial.get("errorMessage") or ""
+    return int(partial.get(_REJECTED[signal]) or 0), partial.get("errorMessage") or ""

@@ -3,13 +3,14 @@
 span ids as hex). Bodies are cut by size and counted in points as the protobuf encoder's
 are (``encode_metrics_proto.fitted``). Run in the metrics thread."""
 
-import json
 import math
 
 from ..metrics.data import GAUGE, HISTOGRAM
-from .encode_json import _dumps, key_values
-from .encode_metrics_proto import encoded_points, fitted
-from .encoding import MAX_REQUEST_BYTES, Encoded, safe_utf8
+from .encode_json import _dumps, key_values, rejected
+from .encode_metrics_proto import encode_with
+from .encoding import MAX_REQUEST_BYTES, safe_utf8
+
+__all__ = ["encode", "encode_metrics", "rejected"]
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -100,32 +101,12 @@ _ENCODERS = {HISTOGRAM: (_histogram_point, _histogram_point), GAUGE: (_number_po
 
 def encode(signal, resource, metrics, limit=MAX_REQUEST_BYTES):
     """``Encoded``: the request bodies for ``metrics``, each with its number of points."""
-    out = Encoded()
     resource_json = {"attributes": key_values(resource.attributes) if resource else []}
-
-    def render(parts):
-        groups = []
-        for scope, metric, points in parts:
-            if not groups or groups[-1][0] is not scope:
-                groups.append((scope, []))
-            groups[-1][1].append(_metric(metric, points))
-        return _utf8(_dumps({"resourceMetrics": [{"resource": resource_json, "scopeMetrics": [
-            _scope_metrics(scope, found) for scope, found in groups]}]}))
-
-    parts = encoded_points(metrics, _ENCODERS, out)
-    if parts:
-        out.bodies += fitted(parts, render, limit, out)
-    return out
+    return encode_with(metrics, _ENCODERS, _metric, lambda groups: _utf8(_dumps({"resourceMetrics": [{
+        "resource": resource_json, "scopeMetrics": [_scope_metrics(scope, found) for scope, found in groups]}]})),
+        limit)
 
 
 def encode_metrics(resource, metrics):
     """One request body for ``metrics`` (tests and tools; the exporter uses ``encode``)."""
     return b"".join(body for body, _ in encode("metrics", resource, metrics, 1 << 62).bodies)
-
-
-def rejected(signal, body):
-    """(rejected data points, error message) from a JSON export response body."""
-    if not body or not body.strip():
-        return 0, ""
-    partial = json.loads(body).get("partialSuccess") or {}
-    return int(partial.get("rejectedDataPoints") or 0), partial.get("errorMessage") or ""

@@ -19,7 +19,7 @@ from .encode_proto import (_INT64_END, _INT64_MIN, _attributes, _double, _fixed6
                            _schema_url_field, _scope_field, _strict, _varint, rejected)
 from .encoding import MAX_REQUEST_BYTES, Encoded, by_scope, encode_items, safe_utf8
 
-__all__ = ["encode", "encode_metrics", "fitted", "rejected"]
+__all__ = ["encode", "encode_metrics", "encode_with", "rejected"]
 
 _sfixed64 = struct.Struct("<q").pack
 
@@ -148,27 +148,33 @@ def fitted(parts, render, limit, out):
     return bodies
 
 
-_ENCODERS = {HISTOGRAM: (_histogram_point, _safe_histogram_point), GAUGE: (_number_point, _safe_number_point)}
-
-
-def encode(signal, resource, metrics, limit=MAX_REQUEST_BYTES):
-    """``Encoded``: the request bodies for ``metrics``, each with its number of points."""
+def encode_with(metrics, encoders, one_metric, request, limit):
+    """``Encoded`` for ``metrics``: points by ``encoders`` (see ``encoded_points``),
+    ``one_metric(metric, points)`` a metric, ``request([(scope, [metric])])`` a body."""
     out = Encoded()
-    resource_field = _resource_field(resource)
 
     def render(parts):
         groups = []
         for scope, metric, points in parts:
             if not groups or groups[-1][0] is not scope:
                 groups.append((scope, []))
-            groups[-1][1].append(_metric_field(metric, points))
-        return _request(resource_field, [((_scope_field(scope), _schema_url_field(scope)), fields)
-                                         for scope, fields in groups])
+            groups[-1][1].append(one_metric(metric, points))
+        return request(groups)
 
-    parts = encoded_points(metrics, _ENCODERS, out)
+    parts = encoded_points(metrics, encoders, out)
     if parts:
         out.bodies += fitted(parts, render, limit, out)
     return out
+
+
+_ENCODERS = {HISTOGRAM: (_histogram_point, _safe_histogram_point), GAUGE: (_number_point, _safe_number_point)}
+
+
+def encode(signal, resource, metrics, limit=MAX_REQUEST_BYTES):
+    """``Encoded``: the request bodies for ``metrics``, each with its number of points."""
+    resource_field = _resource_field(resource)
+    return encode_with(metrics, _ENCODERS, _metric_field, lambda groups: _request(resource_field, [
+        ((_scope_field(scope), _schema_url_field(scope)), fields) for scope, fields in groups]), limit)
 
 
 def encode_metrics(resource, metrics):

@@ -11,8 +11,9 @@ before the agent: see the README), and the ``Starlette`` class is never swapped.
 ``FastAPI`` subclasses ``Starlette`` but defines its own ``build_middleware_stack``
 without calling Starlette's: it is patched too, by the ``fastapi`` instrumentor, which
 has its own name (``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=fastapi``) and excluded-URL
-variable, and turns off FastAPI's own request spans (``no_native_request_spans``). A mounted application's own stack sees that the request is already traced
-and leaves it alone.
+variable, and turns off FastAPI's own request spans and metrics
+(``no_native_request_telemetry``). A mounted application's own stack sees that the
+request is already traced and leaves it alone.
 
 The route is read when the response starts: Starlette's router puts the matched route
 in ``scope["route"]`` (FastAPI's ``APIRoute.path`` includes the router prefixes);
@@ -62,23 +63,29 @@ class FastAPIInstrumentor(StarletteInstrumentor):
 
     def _build_middleware_stack(self, wrapped, instance, args, kwargs):
         try:
-            no_native_request_spans(instance)
+            no_native_request_telemetry(instance)
         except Exception:
-            internal_error("turning FastAPI's own request spans off")
+            internal_error("turning FastAPI's own request spans and metrics off")
         return super()._build_middleware_stack(wrapped, instance, args, kwargs)
 
 
-def no_native_request_spans(app):
-    """Recent FastAPI versions trace requests themselves as soon as an OpenTelemetry
-    tracer provider is set globally (the agent's OpenTelemetry API bridge sets one when
-    FastAPI imports the API): a second SERVER span per request, made without the agent's
-    settings (redaction, header capture, excluded URLs), with INTERNAL spans for the
-    dependencies, the endpoint and the serialization under it. For the apps the agent
-    traces, FastAPI's own spans are turned off, unless the application gave FastAPI a
-    tracer provider of its own; its metrics and log records are left as they are."""
+def no_native_request_telemetry(app):
+    """Recent FastAPI versions trace and measure requests themselves as soon as an
+    OpenTelemetry tracer or meter provider is set globally (the agent's OpenTelemetry API
+    bridge sets both when FastAPI imports the API): a second SERVER span per request, made
+    without the agent's settings (redaction, header capture, excluded URLs), with INTERNAL
+    spans for the dependencies, the endpoint and the serialization under it, and a second
+    ``http.server.request.duration`` and ``http.server.active_requests`` (counting every
+    request twice). For the apps the agent traces, FastAPI's own spans and metrics are
+    turned off, each unless the application gave FastAPI a provider of its own; its log
+    records are left as they are."""
     config = getattr(app, "_telemetry", None)
-    if isinstance(config, dict) and config.get("tracing") and config.get("tracer_provider") is None:
+    if not isinstance(config, dict):
+        return
+    if config.get("tracing") and config.get("tracer_provider") is None:
         config["tracing"] = False
+    if config.get("metrics") and config.get("meter_provider") is None:
+        config["metrics"] = False
 
 
 def route_template(scope, app):

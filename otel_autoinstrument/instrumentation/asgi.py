@@ -26,6 +26,9 @@ wrapt wrapper of an ``async def __call__(scope, receive, send)``). Per connectio
   event stream is normal), nor is the exception a framework raises because of it. An exception escaping the
   application is recorded once (ERROR, ``error.type``); a cancellation is not an
   application error and is not recorded as one.
+* When metrics are on, an HTTP request is counted in ``http.server.active_requests``
+  and its ``http.server.request.duration`` recorded when its span ends, sampled or not
+  (method, scheme, protocol version, route, status, error type; never the path).
 * ``websocket``: one span per connection, not per message, named ``WS {route}``
   (``network.protocol.name`` ``websocket``), ending when the application returns.
 * ``lifespan`` and any other type: not requests, passed through untouched.
@@ -37,8 +40,8 @@ it; an inner layer (a mounted application) sees it and leaves the request alone.
 from .. import semconv
 from .._log import internal_error
 from ..trace.context import attach, detach, is_suppressed, reset_baggage, set_baggage
-from ..trace.span import SpanKind
-from .http import HttpServer
+from ..trace.span import SpanKind, qualified_type
+from .http import HttpServer, method_name, protocol_version
 
 __all__ = ["SCOPE_KEY", "AsgiRequest", "AsgiTracing", "TracedApp"]
 
@@ -128,6 +131,10 @@ class AsgiTracing:
         request = AsgiRequest(self, span, scope, method, baggage, receive, send, owner)
         scope[SCOPE_KEY] = request
         request.activate()
+        metrics = http.metrics
+        if metrics is not None and method is not None:  # a WebSocket connection is no request to time
+            request.measure = metrics.request(method_name(method)[0], scheme,
+                                              protocol_version(scope.get("http_version")))
         return request
 
     def _attributes(self, scope, method, scheme, path, query, headers):
@@ -150,7 +157,8 @@ class AsgiRequest:
     """One traced request: its span, the context tokens, and what was recorded."""
 
     __slots__ = ("tracing", "span", "scope", "method", "baggage", "owner", "named", "route", "complete",
-                 "disconnected", "trailers", "status", "error", "_receive", "_send", "_span_token", "_baggage_token")
+                 "disconnected", "trailers", "status", "error", "measure", "_receive", "_send", "_span_token",
+                 "_baggage_token")
 
     def __init__(self, tracing, span, scope, method, baggage, receive, send, owner):
         self.tracing = tracing
@@ -166,6 +174,7 @@ class AsgiRequest:
         self.trailers = False
         self.status = 0
         self.error = None
+        self.measure = None  # the request's metrics (instrumentation.metrics.ServerRequest), when on
         self._receive = receive
         self._send = send
         self._span_token = None
@@ -189,6 +198,8 @@ class AsgiRequest:
     def set_route(self, route):
         self.named = True
         self.route = route
+        if self.measure is not None:
+            self.measure.route = route
         if self.method is None:
             self.span.update_name("WS " + route)
             self.span.set_attribute(semconv.HTTP_ROUTE, route)
@@ -210,6 +221,8 @@ class AsgiRequest:
         if self.error is exc:
             return
         self.error = exc
+        if self.measure is not None:
+            self.measure.error_type = qualified_type(exc)
         self.tracing.http.error(self.span, exc)
 
     # -- the ASGI protocol -----------------------------------------------------------
@@ -252,6 +265,8 @@ class AsgiRequest:
             self._name()
             self.trailers = bool(message.get("trailers", False))
             self.status = status = message.get("status", 200)
+            if self.measure is not None:
+                self.measure.status = status
             span = self.span
             if span.is_recording() or status == 401 or status == 403:  # auth failures: sampled or not
                 self.tracing.http.response(span, status, message.get("headers"), self.error, self.event_facts)
@@ -299,6 +314,8 @@ class AsgiRequest:
     def end(self):
         try:
             self.span.end()
+            if self.measure is not None:
+                self.measure.end(self.span)
         except Exception:
             internal_error("ending an ASGI server span")
 

@@ -6,6 +6,7 @@ from ..trace.span import NonRecordingSpan, Span
 from ..trace.tracer import Tracer
 from .http import HttpServer
 from .instrumentor import Instrumentor
+from .metrics import ServerRequest
 
 __all__ = ["SCOPE_KEY", "AsgiRequest", "AsgiTracing", "TracedApp"]
 
@@ -36,6 +37,7 @@ class AsgiRequest:
     scope: _Scope
     method: Optional[str]
     route: Optional[str]
+    measure: Optional[ServerRequest]  # None: metrics off, or a WebSocket
     def __init__(self, tracing: AsgiTracing, span: Union[Span, NonRecordingSpan], scope: _Scope,
                  method: Optional[str], baggage: Optional[Dict[str, str]], receive: _Receive, send: _Send,
                  owner: Any) -> None: ...

@@ -12,6 +12,7 @@ responses byte-identical to an uninstrumented server's.
 """
 
 import json
+from collections import Counter
 import os
 import re
 import time
@@ -95,7 +96,29 @@ def serve(receiver, service, command, port, downstream, workers=2):
     assert sum(created for _, created, _, _ in summaries) == expected, summaries
     assert all(created == exported and dropped == 0 for _, created, exported, dropped in summaries), summaries
     check(receiver, spans, downstream[1], server.port, json.loads(responses["chain"][2]))
+    check_metrics(receiver, service, asked)
     return server, spans, pids
+
+
+def check_metrics(receiver, service, asked):
+    """Every request in http.server.request.duration once, whichever worker served it
+    (routes, never paths; /health excluded), and the chain's four calls (httpx, urllib3)
+    in http.client.request.duration."""
+    served = Counter()
+    for point in receiver.final_metric_points(service, "http.server.request.duration"):
+        attributes = point.attributes
+        served[attributes["http.request.method"], attributes.get("http.route"),
+               attributes["http.response.status_code"], attributes.get("error.type")] += point.count
+    assert served == {
+        ("GET", "/users/{user_id}", 200, None): 1, ("GET", "/", 200, None): 1, ("GET", "/error", 500, "RuntimeError"): 1,
+        ("GET", None, 404, None): 1, ("GET", "/stream", 200, None): 1, ("GET", "/slow-stream", 200, None): 1,
+        ("POST", "/echo", 200, None): 1, ("GET", "/chain/{item_id}", 200, None): 1, ("GET", "/pid", 200, None): asked}
+    calls = Counter()
+    for point in receiver.final_metric_points(service, "http.client.request.duration"):
+        calls[point.scope_name.rsplit(".", 1)[1], point.attributes["http.response.status_code"]] += point.count
+    assert calls == {("httpx", 200): 2, ("urllib3", 200): 2}
+    active = receiver.final_metric_points(service, "http.server.active_requests")
+    assert active and sum(p.value for p in active) == 0
 
 
 def check(receiver, spans, downstream_service, port, chain_body):

@@ -114,3 +114,19 @@ def test_a_stream_dropped_unclosed_still_ends_its_span(script_run):
     assert dropped.attributes["http.response.status_code"] == 200
     others = [s for s in clients(spans, "httpx") if s is not dropped]
     assert others and not any("otel_autoinstrument.response.unclosed" in s.attributes for s in others)
+
+
+def test_each_request_sent_is_measured_once(script_run, receiver):
+    """http.client.request.duration: one measurement per CLIENT span, by the library that
+    owns it (requests over urllib3 over http.client is requests' alone)."""
+    from collections import Counter
+
+    _, spans, _ = script_run
+    service = spans[0].resource["service.name"]
+    keys = ("http.request.method", "http.response.status_code", "error.type")
+    expected = Counter((s.scope_name,) + tuple(s.attributes.get(k) for k in keys) for s in spans if s.kind == "CLIENT")
+    measured = Counter()
+    for point in receiver.final_metric_points(service, "http.client.request.duration"):
+        measured[(point.scope_name,) + tuple(point.attributes.get(k) for k in keys)] += point.count
+        assert "url.full" not in point.attributes and point.attributes["server.address"] == "127.0.0.1"
+    assert measured == expected

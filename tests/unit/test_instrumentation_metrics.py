@@ -161,3 +161,61 @@ def test_metrics_off_costs_no_instrument_and_no_wrapper_span():
     span = client.start("GET", "http://x/")
     assert type(span).__name__ == "NonRecordingSpan"
     assert WsgiTracing(instrumentor).http.metrics is None
+
+
+@pytest.mark.parametrize("sampler", ["always_on", "always_off"])
+def test_asgi_requests_are_measured_when_the_response_completes(sampler):
+    """The ASGI layer (Starlette here) records what the WSGI layer does: route or none,
+    status, error type, a streamed body's time included; a WebSocket is no request."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse, StreamingResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.testclient import TestClient
+
+    from otel_autoinstrument.instrumentors.starlette import StarletteInstrumentor
+
+    with InMemoryAgent({"OTEL_TRACES_SAMPLER": sampler}) as agent:
+        agent.instrument(StarletteInstrumentor())
+        active_while_streaming = []
+
+        async def item(request):
+            return PlainTextResponse("item")
+
+        async def boom(request):
+            raise LookupError("no")
+
+        async def stream(request):
+            async def chunks():
+                for chunk in (b"a", b"b"):
+                    await asyncio.sleep(0.01)
+                    active_while_streaming.append(points(agent, "http.server.active_requests")[0].value)
+                    yield chunk
+            return StreamingResponse(chunks())
+
+        async def echo(websocket):
+            await websocket.accept()
+            await websocket.close()
+
+        app = Starlette(routes=[Route("/items/{item_id}", item), Route("/boom", boom), Route("/stream", stream),
+                                WebSocketRoute("/ws", echo)])
+        with TestClient(app, raise_server_exceptions=False) as client:
+            for i in range(3):
+                assert client.get("/items/%d" % i).text == "item"
+            assert client.get("/nowhere").status_code == 404
+            assert client.get("/boom").status_code == 500
+            assert client.get("/stream").text == "ab"
+            with client.websocket_connect("/ws"):
+                pass
+        found = {(p.attributes.get("http.route"), p.attributes.get("http.response.status_code"),
+                  p.attributes.get("error.type")): p for p in points(agent, "http.server.request.duration")}
+        assert {key: p.count for key, p in found.items()} == {
+            ("/items/{item_id}", 200, None): 3, (None, 404, None): 1, ("/boom", 500, "LookupError"): 1,
+            ("/stream", 200, None): 1}
+        assert found[("/stream", 200, None)].sum >= 0.02  # ended with the body, not with the first chunk
+        for point in found.values():
+            assert point.attributes["http.request.method"] == "GET" and point.attributes["url.scheme"] == "http"
+            assert "/items/1" not in str(point.attributes)
+        assert active_while_streaming == [1, 1]
+        assert [p.value for p in points(agent, "http.server.active_requests")] == [0]

@@ -116,3 +116,44 @@ def test_the_last_process_removes_the_directory_and_a_stale_one_goes_later(tree,
     os.utime(stale, (old, old))
     rundir._remove_stale(base)
     assert not os.path.exists(stale)
+
+
+def test_a_tick_racing_the_final_snapshot_never_leaves_older_values(tree, monkeypatch):
+    """The metrics thread's tick collects, then writes; the exit's final snapshot must
+    not be overwritten by that older document, nor followed by another tick."""
+    import threading
+
+    directory, start = tree
+    start(0)  # another live process: this one's exit leaves the directory in place
+    provider = MeterProvider()
+    try:
+        sink = PrometheusSink(provider, Resource({"service.name": "x"}), "127.0.0.1", 0)
+        jobs = provider.get_meter("s").counter("jobs")
+        jobs.add(1)
+        in_write, go = threading.Event(), threading.Event()
+        write = directory.write
+
+        def slow_tick_write(document):
+            if threading.current_thread().name == "tick":
+                in_write.set()
+                go.wait(10)
+            write(document)
+
+        monkeypatch.setattr(directory, "write", slow_tick_write)
+        tick = threading.Thread(target=sink.tick, name="tick")
+        tick.start()
+        assert in_write.wait(10)
+        jobs.add(1)  # after the tick collected
+        final = threading.Thread(target=sink.shutdown)
+        final.start()
+        final.join(0.5)  # it waits for the tick's write (before the fix it wrote at once)
+        go.set()
+        tick.join(10)
+        final.join(10)
+        with open(os.path.join(directory.path, directory.own_stem() + ".json")) as fh:
+            (metric,) = json.load(fh)["metrics"]
+        assert metric["name"] == "jobs" and metric["points"][0][1] == 2
+        sink.tick()  # after shutdown: no write, no listening socket
+        assert sink.server is None
+    finally:
+        series_module.process.on_fork.remove(provider._after_fork)

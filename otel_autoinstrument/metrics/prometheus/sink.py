@@ -42,7 +42,9 @@ class PrometheusSink:
         self.port = port
         self.server = None
         self._lock = allocate_lock()
+        self._state_lock = allocate_lock()  # snapshots one at a time, newest last; serving vs exit
         self._written = None
+        self._closed = False
         self._warned = False
         try:
             from .rundir import RunDirectory
@@ -56,7 +58,9 @@ class PrometheusSink:
 
     def after_fork(self):
         self._lock = allocate_lock()
+        self._state_lock = allocate_lock()
         self._written = None
+        self._closed = False
         if self.server is not None:
             self.server.forget()
             self.server = None
@@ -76,26 +80,34 @@ class PrometheusSink:
         if self.server is None:
             self.serve()
 
-    def _write_snapshot(self):
-        document = json.dumps({"pid": os.getpid(), "metrics": to_document(self._collect())}, separators=(",", ":"))
-        if document != self._written:
-            self.directory.write(document)
-            self._written = document
+    def _write_snapshot(self, final=False):
+        """Collect and write under one lock: a tick racing the final snapshot at exit can
+        neither write over it with older values nor write after it."""
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = final
+            document = json.dumps({"pid": os.getpid(), "metrics": to_document(self._collect())},
+                                  separators=(",", ":"))
+            if document != self._written:
+                self.directory.write(document)
+                self._written = document
 
     def serve(self):
-        """Try to take the port; True when this process serves it."""
-        if self.server is not None:
-            return True
-        try:
-            sock = listen(self.host, self.port)
-        except OSError as exc:
-            if self.root and not self._warned:
-                self._warned = True
-                _log.warning("prometheus: cannot listen on %s:%d (%s); OTEL_EXPORTER_PROMETHEUS_HOST/_PORT choose "
-                             "another address. Retrying every second.", self.host, self.port, exc)
-            return False
-        self.server = ScrapeServer(sock, self.render)
-        self.server.start()
+        """Try to take the port; True when this process serves it (never once it exits)."""
+        with self._state_lock:
+            if self.server is not None or self._closed:
+                return self.server is not None
+            try:
+                sock = listen(self.host, self.port)
+            except OSError as exc:
+                if self.root and not self._warned:
+                    self._warned = True
+                    _log.warning("prometheus: cannot listen on %s:%d (%s); OTEL_EXPORTER_PROMETHEUS_HOST/_PORT "
+                                 "choose another address. Retrying every second.", self.host, self.port, exc)
+                return False
+            self.server = ScrapeServer(sock, self.render)
+            self.server.start()
         _log.debug("prometheus: serving the metrics of this process tree on %s:%d (pid %d)", self.host,
                    self.port, os.getpid())
         return True
@@ -159,10 +171,12 @@ class PrometheusSink:
         serving; the last process of the tree removes the directory."""
         try:
             if self.directory is not None:
-                self._write_snapshot()
+                self._write_snapshot(final=True)
         finally:
-            if self.server is not None:
-                self.server.close()
-                self.server = None
+            with self._state_lock:
+                self._closed = True
+                server, self.server = self.server, None
+            if server is not None:
+                server.close()
             if self.directory is not None:
                 self.directory.remove_if_last()

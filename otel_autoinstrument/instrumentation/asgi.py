@@ -41,7 +41,7 @@ from .. import semconv
 from .._log import internal_error
 from ..trace.context import attach, detach, is_suppressed, reset_baggage, set_baggage
 from ..trace.span import SpanKind, qualified_type
-from .http import HttpServer, method_name, protocol_version
+from .http import HttpServer
 
 __all__ = ["SCOPE_KEY", "AsgiRequest", "AsgiTracing", "TracedApp"]
 
@@ -133,8 +133,7 @@ class AsgiTracing:
         request.activate()
         metrics = http.metrics
         if metrics is not None and method is not None:  # a WebSocket connection is no request to time
-            request.measure = metrics.request(method_name(method)[0], scheme,
-                                              protocol_version(scope.get("http_version")))
+            request.measure = metrics.request(method, scheme, scope.get("http_version"))
         return request
 
     def _attributes(self, scope, method, scheme, path, query, headers):

@@ -131,6 +131,11 @@ def protocol_version(protocol):
     return version or None
 
 
+def _request_kind(method, protocol):
+    """(``http.request.method``, ``network.protocol.version``) of a server request."""
+    return method_name(method)[0], protocol_version(protocol)
+
+
 def sensitive_query_params(settings):
     """The sensitive-name matcher (``SensitiveNames``: the pattern of name parts) with
     OTEL_PYTHON_URL_SENSITIVE_QUERY_PARAMS applied; ``name in matcher`` tests a name."""
@@ -315,7 +320,7 @@ class HttpServer:
         self.security = ServerSecurity(settings, instrumentor.agent, Scope(scope_name(instrumentor)))
         self.enduser = None  # a framework's () -> this request's user id, when opted in
         meter = meter_of(instrumentor)
-        self.metrics = HttpServerMetrics(meter) if meter is not None else None  # None: metrics off
+        self.metrics = HttpServerMetrics(meter, _request_kind) if meter is not None else None  # None: off
         self._names = {}  # (method, route) -> span name
         self._hosts = {}  # (Host header, scheme) -> (server.address, server.port)
         self._bases = {}  # (method, scheme, Host header, server name, port, protocol) -> attributes

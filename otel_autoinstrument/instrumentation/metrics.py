@@ -34,7 +34,7 @@ from ..trace.span import NonRecordingSpan
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time
-    from typing import Any, Dict, List, Optional, Tuple, Union
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
     from ..metrics.instruments import Meter, NoopMeter
     from ..trace.span import Span, SpanContext
@@ -119,12 +119,18 @@ class HttpServerMetrics:
     _DURATION_KEYS = (semconv.HTTP_REQUEST_METHOD, semconv.URL_SCHEME, semconv.NETWORK_PROTOCOL_VERSION,
                       semconv.HTTP_ROUTE, semconv.HTTP_RESPONSE_STATUS_CODE, semconv.ERROR_TYPE)
 
-    def __init__(self, meter: Union[Meter, NoopMeter]) -> None:
+    def __init__(self, meter: Union[Meter, NoopMeter],
+                 normalize: Optional[Callable[[str, Optional[str]], Tuple[str, Optional[str]]]] = None) -> None:
+        """``normalize(method, version)``: the attribute values of a request's method and
+        protocol version as the request gives them (``HttpServer`` passes the HTTP
+        helpers' rules); without it they are recorded as given."""
         self.enabled = meter.enabled
+        self.normalize = normalize
         self.duration = Recorder(meter.histogram(
             semconv.HTTP_SERVER_REQUEST_DURATION, "s", "Duration of HTTP server requests.",
             HTTP_DURATION_BOUNDARIES), self._DURATION_KEYS)
         self._counts: Dict[Tuple[str, str], Tuple[Any, Any]] = {}  # (method, scheme) -> (started, ended)
+        self._kinds: Dict[Tuple[Any, Any, Any], _Kind] = {}  # (method, scheme, version) as given -> _Kind
         meter.observable_up_down_counter(semconv.HTTP_SERVER_ACTIVE_REQUESTS, [self._observe_active], "{request}",
                                          "Number of active HTTP server requests.")
         from ..metrics.series import process
@@ -132,18 +138,27 @@ class HttpServerMetrics:
         process.on_fork.append(self._after_fork)
 
     def request(self, method: str, scheme: str, version: Optional[str]) -> ServerRequest:
-        """A request came in (``method`` as ``http.request.method`` records it: known or
-        ``_OTHER``): counted active until its ``ServerRequest.end``."""
-        return ServerRequest(self, method, scheme, version)
+        """A request came in: counted active until its ``ServerRequest.end``. ``method``
+        and ``version`` as the request gives them (see ``normalize``)."""
+        kind = self._kinds.get((method, scheme, version))
+        if kind is None:
+            kind = self._kind(method, scheme, version)
+        next(kind.started)
+        return ServerRequest(self, kind)
 
-    def _active_counts(self, method: str, scheme: str) -> Tuple[Any, Any]:
-        key = (method, scheme)
+    def _kind(self, method: str, scheme: str, version: Optional[str]) -> _Kind:
+        value, version_value = self.normalize(method, version) if self.normalize is not None else (method, version)
+        key = (value, scheme)
         counts = self._counts.get(key)
         if counts is None:
             import itertools
 
             counts = self._counts.setdefault(key, (itertools.count(), itertools.count()))
-        return counts
+        kind = _Kind(counts[0], counts[1], (value, scheme, version_value))
+        if len(self._kinds) >= 256:
+            self._kinds.clear()  # methods as clients send them: bounded, refilled with what is in use
+        self._kinds[(method, scheme, version)] = kind
+        return kind
 
     def _observe_active(self) -> List[Tuple[int, Dict[str, str]]]:
         from ..export.batch import _count_value
@@ -154,31 +169,40 @@ class HttpServerMetrics:
 
     def _after_fork(self) -> None:
         self._counts = {}
+        self._kinds = {}
+
+
+class _Kind:
+    """What the requests of one (method, scheme, protocol version) share: their active
+    counters and the first attribute values of their duration."""
+
+    __slots__ = ("started", "ended", "values")
+
+    def __init__(self, started: Any, ended: Any, values: Tuple[Any, Any, Any]) -> None:
+        self.started = started
+        self.ended = ended
+        self.values = values
 
 
 class ServerRequest:
     """One server request's metrics from its start to its end: the framework fills in
     ``route``, ``status`` and ``error_type`` as it learns them; ``end()`` records once."""
 
-    __slots__ = ("metrics", "ended", "start_ns", "method", "scheme", "version", "route", "status", "error_type")
+    __slots__ = ("metrics", "kind", "start_ns", "route", "status", "error_type")
 
-    def __init__(self, metrics: HttpServerMetrics, method: str, scheme: str, version: Optional[str]) -> None:
+    def __init__(self, metrics: HttpServerMetrics, kind: _Kind) -> None:
         self.metrics: Optional[HttpServerMetrics] = metrics
-        self.method = method
-        self.scheme = scheme
-        self.version = version
+        self.kind = kind
         self.route: Optional[str] = None
         self.status: Optional[int] = None
         self.error_type: Optional[str] = None
-        started, self.ended = metrics._active_counts(method, scheme)
-        next(started)
         self.start_ns = time_ns()
 
     def cancel(self) -> None:
         """Not active any more, and no duration recorded (the request went untraced)."""
         if self.metrics is not None:
             self.metrics = None
-            next(self.ended)
+            next(self.kind.ended)
 
     def end(self, span: Optional[AnySpan] = None, end_ns: Optional[int] = None) -> None:
         """The response is complete (or the request failed): the duration, and one request
@@ -187,14 +211,18 @@ class ServerRequest:
         if metrics is None:
             return
         self.metrics = None
-        next(self.ended)
+        kind = self.kind
+        next(kind.ended)
         status = self.status
         error_type = self.error_type
         if error_type is None and status is not None and status >= 500:
             error_type = str(status)
-        seconds = max(0.0, ((end_ns or time_ns()) - self.start_ns) / 1e9)
-        metrics.duration.series((self.method, self.scheme, self.version, self.route, status, error_type)).record(
-            seconds, span)
+        values = kind.values + (self.route, status, error_type)
+        recorder = metrics.duration
+        series = recorder._bound.get(values)  # Recorder.series(), inlined: this runs per request
+        if series is None:
+            series = recorder.series(values)
+        series.record(max(0.0, ((end_ns or time_ns()) - self.start_ns) / 1e9), span)
 
 
 class _Durations:

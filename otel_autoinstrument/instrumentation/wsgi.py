@@ -36,7 +36,7 @@ from ..trace.context import _span, _suppressed, detach, reset_baggage, set_bagga
 from ..trace.span import SpanKind, qualified_type
 from . import wsgi_body
 from . import WSGI_ENVIRON_KEY
-from .http import HttpServer, method_name, protocol_version
+from .http import HttpServer
 
 __all__ = ["ENVIRON_KEY", "WsgiRequest", "WsgiTracing"]
 
@@ -133,8 +133,8 @@ class WsgiTracing:
             request._baggage_token = set_baggage(baggage)
         metrics = self.http.metrics
         if metrics is not None:
-            request.measure = metrics.request(method_name(method)[0], environ.get("wsgi.url_scheme", "http"),
-                                              protocol_version(environ.get("SERVER_PROTOCOL")))
+            request.measure = metrics.request(method, environ.get("wsgi.url_scheme", "http"),
+                                              environ.get("SERVER_PROTOCOL"))
         return request
 
     def _attributes(self, environ, method):

@@ -70,9 +70,11 @@ class Mode:
 PLAIN = Mode("plain", False, {}, "no agent")
 MODES = [
     PLAIN,
-    Mode("agent-none", True, {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"},
+    Mode("agent-none", True, {"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+                              "OTEL_METRICS_EXPORTER": "none"},
          "otel-run, exporters none"),
     Mode("agent-otlp-closed", True, {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_LOGS_EXPORTER": "otlp",
+                                     "OTEL_METRICS_EXPORTER": "otlp",
                                      "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:{port}"},
          "otel-run, OTLP to a closed port on 127.0.0.1"),
 ]

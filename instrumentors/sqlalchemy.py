@@ -5,22 +5,24 @@ class: a class-level listener sets ``Engine._has_events`` for good (removing it 
 reset the flag), so every engine, traced or not, would report events and dispatch
 them, which SQLAlchemy's own tests (``test_add_event_after_connect``) notice.
 
-Where engines are found:
+When: at the engine's first ``Engine.connect()`` (patched where it is defined), just
+before the connection is made, not when the engine is created. Every statement runs on
+a ``Connection`` and every ``Connection`` an application makes comes from
+``Engine.connect()`` (``engine.begin()``, the ORM's ``Session``, the sync engine behind an
+``AsyncEngine``, 1.4's ``engine.execute()``), so nothing is missed; and an engine
+nobody has connected yet is as SQLAlchemy made it (``_has_events`` False), which
+SQLAlchemy's own tests check on every new engine. ``create_engine`` itself is not
+wrapped: a name bound before the agent started would miss it. ``Engine.execution_options()``
+copies (``OptionEngine``) share their parent's listeners through SQLAlchemy's dispatch
+join, so the agent listens on the root engine (``_proxied``), once, under a lock (two
+threads connecting first at once must not add the listeners twice).
 
-* ``Engine.__init__`` (patched where it is defined): every engine made after the agent
-  started, whatever made it (``create_engine`` however it was imported,
-  ``engine_from_config``, the sync engine behind an ``AsyncEngine``, a direct
-  ``Engine(...)``). ``create_engine`` itself is not wrapped: a name bound before the
-  agent started would miss it. ``Engine.execution_options()`` copies
-  (``OptionEngine``) do not run ``Engine.__init__``; they share their parent's
-  listeners through SQLAlchemy's dispatch join, so they are covered by the parent.
-* Engines made before the agent started (SQLAlchemy imported before a late
-  ``start()``): found once, at instrumentation, by walking the garbage collector's
-  objects. That walk costs a few milliseconds on a large heap, so it runs only when
-  SQLAlchemy was imported before the agent (``imported_before_start``); otherwise no
-  engine can exist yet. Connections already open on such an engine are covered too:
-  SQLAlchemy joins a connection's dispatch to its engine's, so listeners added later
-  reach it.
+Connections opened before the agent started (SQLAlchemy imported before a late
+``start()``) never call ``connect()`` again: their engines are found once, at
+instrumentation, by walking the garbage collector's objects, and listened to at once.
+That walk costs a few milliseconds on a large heap, so it runs only when SQLAlchemy was
+imported before the agent (``imported_before_start``). SQLAlchemy joins a connection's
+dispatch to its engine's, so listeners added later reach those connections.
 
 A connection made with ``_has_events=False`` keeps its promise: it dispatches no
 engine event, so its statements are not traced.
@@ -54,11 +56,13 @@ class SQLAlchemyInstrumentor(Instrumentor):
         super().__init__()
         self._spans = None
         self._engines = None  # engine -> its listeners, for uninstrument()
+        self._lock = None
 
     def patches(self):
-        return [("sqlalchemy.engine.base", "Engine.__init__", self._engine_init)]
+        return [("sqlalchemy.engine.base", "Engine.connect", self._engine_connect)]
 
     def _instrument(self):
+        import threading
         import weakref
 
         from otel_autoinstrument.instrumentation.db import DbSpans, claim_statement, release_statement
@@ -66,6 +70,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
         self._spans = DbSpans(self.tracer, self.settings, self.meter)  # loaded when SQLAlchemy is
         self._claim, self._release = claim_statement, release_statement
         self._engines = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
         if self.imported_before_start:
             for engine in _existing_engines():
                 self.listen(engine)
@@ -79,13 +84,25 @@ class SQLAlchemyInstrumentor(Instrumentor):
                 if event.contains(engine, identifier, listener):
                     event.remove(engine, identifier, listener)
 
-    def _engine_init(self, wrapped, instance, args, kwargs):
-        wrapped(*args, **kwargs)
-        with capture_internal_errors("sqlalchemy: listening to a new engine"):
-            self.listen(instance)
+    def _engine_connect(self, wrapped, instance, args, kwargs):
+        engines = self._engines
+        if engines is not None:
+            try:
+                engine = instance
+                while "_proxied" in engine.__dict__:  # an execution_options() copy
+                    engine = engine._proxied
+                if engine not in engines:
+                    self.listen(engine)
+            except Exception:
+                internal_error("sqlalchemy: listening to an engine")
+        return wrapped(*args, **kwargs)
 
     def listen(self, engine):
         """Trace the statements of ``engine`` (and of its ``execution_options()`` copies)."""
+        with self._lock:
+            self._listen(engine)
+
+    def _listen(self, engine):
         from sqlalchemy import event
 
         engines = self._engines

@@ -3,7 +3,8 @@
 In-process, with the real instrumentor and an in-memory SQLite database: the agent
 listens on each engine, never on the ``Engine`` class, so engines it does not trace keep
 ``_has_events`` False, and the application's own listeners behave as SQLAlchemy's own
-tests (test/engine/test_execute.py) expect.
+tests (test/engine/test_execute.py) expect: a new engine has no events until it is first
+connected, when the agent starts listening to it.
 """
 
 from unittest.mock import Mock
@@ -53,6 +54,7 @@ def test_add_event_after_connect(instrumented):
     instrument()
     canary = Mock()
     e1 = create_engine("sqlite://")
+    assert not e1._has_events  # SQLAlchemy's test starts with this, under the agent too
     conn = e1.connect()
     event.listen(e1, "before_execute", canary.be1)
     conn.execute(select(1))
@@ -86,6 +88,7 @@ def test_force_conn_events_false(instrumented):
     instrument()
     canary = Mock()
     e1 = create_engine("sqlite://")
+    assert not e1._has_events
     event.listen(e1, "before_execute", canary.be1)
     conn = e1._connection_cls(e1, connection=e1.raw_connection(), _has_events=False)
     conn.execute(select(1))
@@ -113,5 +116,63 @@ def test_copies_async_engines_and_engines_made_before(instrumented):
                 conn.execute(select(number))
     open_before.close()
     assert statements(memory) == ["SELECT ?"] * 4
-    assert async_engine.sync_engine._has_events  # listened to when it was made
+    assert not async_engine.sync_engine._has_events  # not connected yet
+
+    async def query():
+        async with async_engine.connect() as conn:
+            await conn.execute(select(4))
+        await async_engine.dispose()
+
+    import asyncio
+
+    asyncio.run(query())
+    assert statements(memory) == ["SELECT ?"] * 5
     assert not Engine._has_events
+
+
+def test_generative_engine_event_dispatch_hasevents(instrumented):
+    """SQLAlchemy's own test: a new engine has no events; a copy made after a listener
+    was added has them."""
+    instrument, memory = instrumented
+    instrument()
+    eng = create_engine("sqlite://")
+    assert not eng._has_events
+    event.listen(eng, "before_execute", lambda *args, **kwargs: None)
+    assert eng.execution_options(foo="bar")._has_events
+
+
+def test_a_copy_connected_first_traces_through_its_parent_once(instrumented):
+    """Connecting through an ``execution_options()`` copy listens on the root engine: the
+    parent and every copy are traced, each statement once."""
+    instrument, memory = instrumented
+    instrument()
+    engine = create_engine("sqlite://")
+    copy = engine.execution_options(foo="bar").execution_options(bar="baz")
+    for target in (copy, engine, engine.execution_options(x=1)):
+        with target.connect() as conn:
+            conn.execute(select(1))
+    assert statements(memory) == ["SELECT ?"] * 3
+    assert len(engine.dispatch.before_cursor_execute) == 1
+
+
+def test_threads_connecting_first_at_once_listen_once(instrumented):
+    import threading
+
+    instrument, memory = instrumented
+    instrument()
+    engine = create_engine("sqlite://")
+    start = threading.Barrier(8)
+
+    def connect():
+        start.wait()
+        engine.connect().close()
+
+    threads = [threading.Thread(target=connect) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(engine.dispatch.before_cursor_execute) == 1
+    with engine.connect() as conn:
+        conn.execute(select(1))
+    assert statements(memory) == ["SELECT ?"]

@@ -21,7 +21,8 @@ def twice(script, **agent_env):
         sys.exit("run this with the python of a venv that has otel-autoinstrument (e.g. compat/.work/venvs/*)")
     base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     base[CHILD] = "1"
-    agent = dict(base, OTEL_TRACES_EXPORTER="none", OTEL_LOGS_EXPORTER="none", OTEL_LOG_LEVEL="warning")
+    agent = dict(base, OTEL_TRACES_EXPORTER="none", OTEL_LOGS_EXPORTER="none", OTEL_METRICS_EXPORTER="none",
+                 OTEL_LOG_LEVEL="warning")
     agent.update(agent_env)
     outputs = []
     for label, prefix, env in (("plain", [], base), ("under otel-run", [otel_run], agent)):

@@ -115,7 +115,11 @@ class AsgiTracing:
         if not path.isascii():
             path = _wire_path(path)
         query = scope.get("query_string")
-        query = query.decode("latin-1") if query else None
+        if query:
+            # bytes by the ASGI spec; Django's handler (and its tests) also take a str
+            query = query if type(query) is str else bytes(query).decode("latin-1")
+        else:
+            query = None
         http = self.http
         host = headers.get(b"host")
         if http.excluded is not None and http.is_excluded(scheme, host, path, query):

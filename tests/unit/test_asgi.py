@@ -108,6 +108,27 @@ def http_scope(path="/", method="GET"):
             "server": ("example.com", 80)}
 
 
+@pytest.mark.parametrize("changes", [
+    {"query_string": "name=Andrew"},  # a str: Django's ASGI handler takes it (its own test sends one)
+    {"query_string": bytearray(b"name=Andrew")},
+    {"query_string": None, "client": None, "server": None},
+    {"path": "/caf\u00e9", "http_version": "2"},
+], ids=["str query", "bytearray query", "no query client server", "non-ascii path"])
+def test_scopes_of_every_accepted_shape_make_a_span(agent, changes):
+    tracing = AsgiTracing(Instrumented(agent))
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = run_asgi(tracing, app, dict(http_scope(), **changes))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    (span,) = agent.spans
+    assert span.attributes["http.response.status_code"] == 200
+    if changes.get("query_string"):
+        assert span.attributes["url.query"] == "name=Andrew"
+
+
 def test_trailers_end_the_response(agent):
     tracing = AsgiTracing(Instrumented(agent))
     ended_during_app = []

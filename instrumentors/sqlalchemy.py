@@ -73,7 +73,8 @@ class SQLAlchemyInstrumentor(Instrumentor):
         self._lock = threading.Lock()
         if self.imported_before_start:
             for engine in _existing_engines():
-                self.listen(engine)
+                with capture_internal_errors("sqlalchemy: listening to an engine"):
+                    self.listen(engine)
 
     def _uninstrument(self):
         from sqlalchemy import event
@@ -108,6 +109,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
         engines = self._engines
         if engines is None or engine in engines:
             return
+        engines[engine] = ()  # tried once: an engine that cannot be listened to is reported once
         url = engine.url
         database = url.database
         target = self._spans.target(engine.dialect.name, None if database == ":memory:" else database,
@@ -117,10 +119,19 @@ class SQLAlchemyInstrumentor(Instrumentor):
             ("after_cursor_execute", self._on_after_cursor_execute),
             ("handle_error", self._on_handle_error),
         )
-        for identifier, listener in listeners:
-            # retval=True: the listener hands back the statement and parameters itself,
-            # which spares SQLAlchemy's own wrapper (one call per statement).
-            event.listen(engine, identifier, listener, retval=identifier == "before_cursor_execute")
+        added = []
+        try:
+            for identifier, listener in listeners:
+                # retval=True: the listener hands back the statement and parameters itself,
+                # which spares SQLAlchemy's own wrapper (one call per statement).
+                event.listen(engine, identifier, listener, retval=identifier == "before_cursor_execute")
+                added.append((identifier, listener))
+        except BaseException:
+            # All or nothing (e.g. a test's mock dialect refuses handle_error): half the
+            # listeners would start spans that nothing ends on an error.
+            for identifier, listener in added:
+                event.remove(engine, identifier, listener)
+            raise
         engines[engine] = listeners
 
     # The per-statement listeners guard with try/except rather than ``with

@@ -176,3 +176,26 @@ def test_threads_connecting_first_at_once_listen_once(instrumented):
     with engine.connect() as conn:
         conn.execute(select(1))
     assert statements(memory) == ["SELECT ?"]
+
+
+def test_an_engine_that_refuses_a_listener_is_left_alone_and_reported_once(instrumented, monkeypatch):
+    """SQLAlchemy's test_recycle_pool_no_race swaps in a mock dialect whose ``handle_error``
+    dispatch is a list: listening fails. The engine gets none of the agent's listeners
+    (not half of them), its connections work, and the failure is reported once, not at
+    every connect."""
+    import otel_autoinstrument.instrumentors.sqlalchemy as module
+
+    instrument, memory = instrumented
+    instrument()
+    engine = create_engine("sqlite://")
+    dialect = Mock(wraps=engine.dialect)
+    dialect.dispatch = Mock(handle_error=[])
+    dialect.name = "sqlite"
+    engine.dialect = dialect
+    errors = []
+    monkeypatch.setattr(module, "internal_error", errors.append)
+    for _ in range(3):
+        engine.connect().close()
+    assert errors == ["sqlalchemy: listening to an engine"]
+    assert len(engine.dispatch.before_cursor_execute) == 0
+    assert len(engine.dispatch.after_cursor_execute) == 0

@@ -86,7 +86,7 @@ LIBRARIES = [
         # on sys.path; with it the installed release (compiled extensions) is tested.
         python_flags=("-s",),
         args=("-o", "addopts=--tb native -r sfxX -p warnings -p logging --strict-markers"),
-        why="engine execution, events (the agent listens on Engine), pool, ORM session on SQLite",
+        why="engine execution, events (the agent listens on each engine from its first connect), pool, ORM session on SQLite",
     ),
     Library(
         name="Django",

@@ -263,6 +263,29 @@ def delivery(expected_spans, got_spans, expected_logs=0, got_logs=0):
             "dropped_logs": max(0, expected_logs - got_logs)}
 
 
+def per_call_runs(ctx, settings, rts, rounds, label, script_args):
+    """Interleaved rounds of one timing script (``script_args``: the script's path and
+    arguments) under each contender: ``({contender: {round: the script's JSON plus
+    "delivered"}}, {contender: error})``. A contender whose run fails is left out of
+    the later rounds."""
+    runs = {rt.name: {} for rt in rts}
+    errors = {}
+    for r in range(rounds):
+        for rt in rotate(rts, r):
+            if rt.name in errors:
+                continue
+            service = "bench-%s-%s-%d" % (label, rt.name, r)
+            res = run_measured(rt.cmd("python", *script_args), ctx.env_for(rt, service), cwd=ctx.tmp,
+                               timeout=settings.proc_timeout)
+            out = last_json_line(res["stdout"])
+            if res["rc"] != 0 or not out:
+                errors[rt.name] = "exit %s: %s" % (res["rc"], res["stderr"].strip()[-600:])
+                continue
+            out["delivered"] = delivered(ctx.sink, service)[0]
+            runs[rt.name][r] = out
+    return runs, errors
+
+
 def per_call_results(ctx, rts, runs, errors, records, count_keys):
     """Fill each record's results from interleaved rounds of one script that times several
     kinds of call: ``records`` is [(record, "<key>_us")], ``runs`` {contender: {round:

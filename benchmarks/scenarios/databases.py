@@ -5,7 +5,7 @@ throwaway data directories, as the tests start them: tests/support/servers.py).
 import sys
 from pathlib import Path
 
-from .common import APPS, delivered, last_json_line, per_call_results, rotate, run_measured, scenario_record
+from .common import APPS, per_call_results, per_call_runs, scenario_record
 
 IDS = ["pg-statement", "redis-command"]
 COLUMNS = [("us", "µs/call (median)", "%.1f"), ("added_us", "added µs/call", "%+.1f"), ("runs", "runs", "%d")]
@@ -66,20 +66,5 @@ def run(ctx, settings, ids):
 def _measure(ctx, settings, rts, pg, rs):
     n, rounds = settings.db_n, settings.db_rounds
     ctx.log("databases: %d rounds x (%d statements + %d commands) x %d contenders" % (rounds, n, n, len(rts)))
-    runs = {rt.name: {} for rt in rts}
-    errors = {}
-    for r in range(rounds):
-        for rt in rotate(rts, r):
-            if rt.name in errors:
-                continue
-            service = "bench-db-%s-%d" % (rt.name, r)
-            res = run_measured(rt.cmd("python", str(APPS / "db_work.py"), pg.dsn(), rs.url(0), str(n),
-                                      str(settings.calls_warmup)),
-                               ctx.env_for(rt, service), cwd=ctx.tmp, timeout=settings.proc_timeout)
-            out = last_json_line(res["stdout"])
-            if res["rc"] != 0 or not out:
-                errors[rt.name] = "exit %s: %s" % (res["rc"], res["stderr"].strip()[-600:])
-                continue
-            out["delivered"] = delivered(ctx.sink, service)[0]
-            runs[rt.name][r] = out
-    return runs, errors
+    return per_call_runs(ctx, settings, rts, rounds, "db", (str(APPS / "db_work.py"), pg.dsn(), rs.url(0),
+                                                            str(n), str(settings.calls_warmup)))

@@ -4,7 +4,7 @@
   requests-call / httpx-call / sql-statement   µs per traced `requests` call, httpx call,
                                  SQLAlchemy statement
 """
-from .common import (APPS, delivered, delivery, last_json_line, median, per_call_results, rotate,
+from .common import (APPS, delivered, delivery, last_json_line, median, per_call_results, per_call_runs, rotate,
                      run_measured, scenario_record)
 
 IDS = ["span-cost", "export-throughput", "requests-call", "httpx-call", "sql-statement"]
@@ -112,22 +112,9 @@ def _calls(ctx, settings, ids):
     n_http, n_sql, rounds = settings.calls_http_n, settings.calls_sql_n, settings.calls_rounds
     ctx.log("calls: %d rounds x (%d requests + %d statements) x %d contenders"
             % (rounds, n_http, n_sql, len(rts)))
-    runs = {rt.name: {} for rt in rts}
-    errors = {}
-    for r in range(rounds):
-        for rt in rotate(rts, r):
-            if rt.name in errors:
-                continue
-            service = "bench-calls-%s-%d" % (rt.name, r)
-            res = run_measured(rt.cmd("python", str(APPS / "calls_work.py"), ctx.upstream_url(),
-                                      str(n_http), str(n_sql), str(settings.calls_warmup)),
-                               ctx.env_for(rt, service), cwd=ctx.tmp, timeout=settings.proc_timeout)
-            out = last_json_line(res["stdout"])
-            if res["rc"] != 0 or not out:
-                errors[rt.name] = "exit %s: %s" % (res["rc"], res["stderr"].strip()[-600:])
-                continue
-            out["delivered"] = delivered(ctx.sink, service)[0]
-            runs[rt.name][r] = out
+    runs, errors = per_call_runs(ctx, settings, rts, rounds, "calls",
+                                 (str(APPS / "calls_work.py"), ctx.upstream_url(), str(n_http), str(n_sql),
+                                  str(settings.calls_warmup)))
     per_call_results(ctx, rts, runs, errors, ((http, "http_us"), (httpx, "httpx_us"), (sql, "sql_us")),
                      ("http_calls", "sql_statements"))
     return recs

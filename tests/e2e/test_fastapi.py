@@ -253,11 +253,7 @@ def test_responses_are_identical_to_an_uninstrumented_run(receiver, service_name
     port = free_port()
     env = agent_env(receiver, service_name, OTEL_PYTHON_FASTAPI_EXCLUDED_URLS="/health$", **web.CAPTURE_ENV)
     with Server(otel_run(*uvicorn(port)), env=env, cwd=APP, port=port) as server:
-        for method, path in COMPARED:
-            data = b"payload" if method == "POST" else None
-            plain = http_request(method, uninstrumented.url + path, data=data, headers=web.CLIENT_HEADERS)
-            traced = http_request(method, server.url + path, data=data, headers=web.CLIENT_HEADERS)
-            assert web.comparable(traced) == web.comparable(plain), path
+        web.assert_same_responses(uninstrumented.url, server.url, COMPARED)
         spans = receiver.wait_for_spans(count=len(COMPARED) - 1, service=service_name)
     assert len(spans) == len(COMPARED) - 1  # every request but the excluded one
     assert {"GET /openapi.json", "HEAD /", "GET /users/{user_id}"} <= {s.name for s in spans}

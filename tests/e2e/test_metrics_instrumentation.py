@@ -83,5 +83,17 @@ def test_django_orm_statements(receiver, service_name, tmp_path):
     assert result.returncode == 0, result.stderr
     points = receiver.final_metric_points(service_name, "db.client.operation.duration")
     assert points and {p.attributes["db.system.name"] for p in points} == {"sqlite"}
-    assert sum(p.count for p in points) >= 10  # the migrations' statements, each one
+    # The migrations' statements, each one once: as many measurements as database spans
+    # (every trace is sampled here), per operation.
+    db_spans = [s for s in receiver.wait_for_spans(service=service_name) if "db.system.name" in s.attributes]
+    assert len(db_spans) >= 10
+    measured = {}
+    for point in points:
+        operation = point.attributes.get("db.operation.name")
+        measured[operation] = measured.get(operation, 0) + point.count
+    spanned = {}
+    for span in db_spans:
+        operation = span.attributes.get("db.operation.name")
+        spanned[operation] = spanned.get(operation, 0) + 1
+    assert measured == spanned
     assert {"db.operation.name", "db.system.name"} <= set().union(*(p.attributes for p in points))

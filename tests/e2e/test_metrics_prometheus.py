@@ -19,8 +19,8 @@ from support.agent import agent_env, otel_run
 from support.processes import APPS_DIR, Server, free_port, http_get
 from support.prometheus import BINARY, Prometheus
 
-pytestmark = pytest.mark.skipif(BINARY is None, reason="the prometheus binary is not installed "
-                                                      "(Debian: apt-get install prometheus; .ci/run does it)")
+needs_prometheus = pytest.mark.skipif(BINARY is None, reason="the prometheus binary is not installed "
+                                                           "(Debian: apt-get install prometheus; .ci/run does it)")
 
 APP_DIR = APPS_DIR / "metrics_app"
 
@@ -70,6 +70,7 @@ def requests_by_route_and_status(prometheus, expected):
 
 @pytest.mark.parametrize("options", [(), ("--preload",), ("--max-requests", "15")],
                          ids=["fork", "preload", "max-requests"])
+@needs_prometheus
 def test_one_scrape_target_for_every_worker(service_name, options):
     """With --max-requests 15 every worker is replaced several times during the test."""
     metrics_port, port = free_port(), free_port()
@@ -123,6 +124,8 @@ def test_one_scrape_target_for_every_worker(service_name, options):
             (resets,) = prometheus.query('sum(resets(%s{job="app"}[5m]))' % counter)
             assert resets[1] == 0.0, "%s went backwards" % counter
         assert hits_by_route(prometheus, expected) == expected
+        later, _ = worker_pids(server, 4)
+        assert later - pids, "no worker was replaced: %s" % later  # what the checks above are about
 
 
 def uwsgi_metrics(url):

@@ -28,6 +28,8 @@ def test_the_demo_app_gets_server_database_and_client_spans_and_correlated_logs(
         assert children["SELECT users"].attributes["db.query.text"] == "SELECT name FROM users WHERE id = ?"
         if server.attributes["http.response.status_code"] != 404:
             assert children["GET"].kind == "CLIENT" and "/stock/" in children["GET"].attributes["url.full"]
+        else:
+            assert "GET" not in children  # an unknown user: no stock call
     assert len(spans) == 11                                  # nothing from the set-up, nothing twice
     (warning,) = [r for r in receiver.wait_for_logs(count=1, service=service_name)
                   if "inventory unavailable" in str(r.body)]

@@ -264,3 +264,13 @@ def comparable(response):
     """(status, headers without Date/Server, body): what must match an uninstrumented run."""
     status, headers, body = response
     return status, {k: v for k, v in headers.items() if k not in ("date", "server")}, body
+
+
+def assert_same_responses(plain_url, traced_url, compared):
+    """Each ``(method, path)`` of ``compared`` sent to both servers (a POST with a small
+    body) answers the same: status, headers but Date/Server, body."""
+    for method, path in compared:
+        data = b"payload" if method == "POST" else None
+        plain = http_request(method, plain_url + path, data=data, headers=CLIENT_HEADERS)
+        traced = http_request(method, traced_url + path, data=data, headers=CLIENT_HEADERS)
+        assert comparable(traced) == comparable(plain), path

@@ -157,3 +157,33 @@ def test_a_tick_racing_the_final_snapshot_never_leaves_older_values(tree, monkey
         assert sink.server is None
     finally:
         series_module.process.on_fork.remove(provider._after_fork)
+
+
+def test_an_inherited_path_that_is_not_a_run_directory_is_neither_used_nor_emptied(tmp_path, monkeypatch):
+    """OTEL_AUTOINSTRUMENT_PROMETHEUS_DIR naming any other directory (set by hand, or a
+    link planted in a shared TMPDIR): the process starts a tree of its own, and at exit
+    removes only its own files."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(rundir, "_this_tree", None)
+    precious = tmp_path / "data"
+    precious.mkdir()
+    (precious / "important.txt").write_text("keep")
+    monkeypatch.setenv(rundir.ENV_DIR, str(precious))
+    directory = rundir.RunDirectory.for_this_tree()
+    assert directory.created_here and directory.path != str(precious)
+    assert os.path.dirname(directory.path) == rundir._private_base()
+    directory.write("{}")
+    assert directory.remove_if_last() and not os.path.exists(directory.path)
+    assert (precious / "important.txt").read_text() == "keep"
+    # A directory the agent made, holding a file it did not write, is emptied of its own
+    # files only and stays.
+    monkeypatch.setattr(rundir, "_this_tree", None)
+    monkeypatch.delenv(rundir.ENV_DIR)
+    directory = rundir.RunDirectory.for_this_tree()
+    stranger = os.path.join(directory.path, "notes.txt")
+    with open(stranger, "w") as fh:
+        fh.write("not the agent's")
+    directory.write("{}")
+    directory.remove_if_last()
+    assert sorted(os.listdir(directory.path)) == ["notes.txt"]

@@ -76,12 +76,15 @@ class RunDirectory:
             directory = cls(_this_tree[1].path, False)  # a forked child of the process that made it
             _this_tree = (pid, directory)
             return directory
+        base = _private_base()
         inherited = os.environ.get(ENV_DIR)
-        if inherited and os.path.isdir(inherited):
+        if inherited and _is_run_directory(inherited, base):
             directory = cls(inherited, False)
             _this_tree = (pid, directory)
             return directory
-        base = _private_base()
+        if inherited:
+            _log.warning("%s=%s is not a run directory the agent made for this user (a private "
+                         "prom-* directory in %s): this process starts its own" % (ENV_DIR, inherited, base))
         _remove_stale(base)
         path = os.path.join(base, "prom-%d-%s" % (os.getpid(), os.urandom(4).hex()))
         os.mkdir(path, 0o700)
@@ -211,13 +214,33 @@ class _FoldLock:
         return False
 
 
+def _is_run_directory(path, base):
+    """Whether ``path`` is one the agent makes: a private ``prom-*`` directory of this
+    user, directly in ``base`` (not a symbolic link). Files are written into it and it is
+    emptied at exit, so nothing else may be taken for one."""
+    import stat
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+            and os.path.basename(path).startswith("prom-")
+            and os.path.dirname(os.path.abspath(path)) == os.path.abspath(base))
+
+
+_OWN_NAMES = ("p-", "archive.json", "fold.lock")  # what the agent writes in a run directory
+
+
 def _remove_tree(path):
+    """Remove the agent's files, then the directory if that left it empty."""
     try:
         for name in os.listdir(path):
-            try:
-                os.unlink(os.path.join(path, name))
-            except OSError:
-                pass
+            if name.startswith(_OWN_NAMES):
+                try:
+                    os.unlink(os.path.join(path, name))
+                except OSError:
+                    pass
         os.rmdir(path)
     except OSError:
         pass

@@ -2,7 +2,8 @@
 
 ``GET /metrics`` (or ``/``) answers the text exposition format, gzip-compressed when the
 scraper accepts it; ``HEAD`` the same without a body; anything else 404 or 405. One
-connection at a time, each read with a 5 s timeout and closed after the answer: a
+connection at a time, its request read within 5 s in all (a client sending a byte now and
+then cannot hold the one thread) and closed after the answer: a
 Prometheus server scrapes a target with one request at a time. No ``http.server`` (it
 imports the e-mail package): the request line is all the endpoint needs.
 """
@@ -75,10 +76,16 @@ class ScrapeServer:
                     pass
 
     def _answer(self, conn):
-        conn.settimeout(_READ_TIMEOUT_S)
+        from time import monotonic
+
+        deadline = monotonic() + _READ_TIMEOUT_S
         request = b""
         try:
             while b"\r\n\r\n" not in request and b"\n\n" not in request and len(request) < _MAX_REQUEST:
+                left = deadline - monotonic()
+                if left <= 0:
+                    return
+                conn.settimeout(left)
                 chunk = conn.recv(4096)
                 if not chunk:
                     break
@@ -112,6 +119,12 @@ class ScrapeServer:
     def close(self):
         """Stop serving (in the process that serves)."""
         self._stopping = True
+        try:
+            # shutdown() wakes the thread blocked in accept() at once (close() alone does
+            # not, on Linux: it would wait out the accept timeout at exit).
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:

@@ -345,10 +345,11 @@ class _Reader:
         while True:
             end = self._line_end()
             size_text = bytes(self.buffer[:end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise TransportError("bad chunk size %r" % size_text[:40]) from None
+            # Hex digits only: int() would also take a sign, "-1" included (which
+            # would let the body grow past MAX_ANSWER_BYTES), underscores and "0x".
+            if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+                raise TransportError("bad chunk size %r" % size_text[:40])
+            size = int(size_text, 16)
             del self.buffer[:end + 2]
             if size == 0:
                 while True:  # trailers, up to the empty line

@@ -201,7 +201,10 @@ def test_connecting_to_a_closed_port_is_a_connect_failure():
 
 
 @pytest.mark.parametrize("answer", [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", b"garbage\r\n\r\n",
-                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                                    # a negative size: int() takes it, and the body would grow past its bound
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n" + b"x" * 200000,
+                                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0x10\r\n"])
 def test_a_broken_answer_is_an_error_not_a_hang(serve, answer):
     def send_and_close(conn):
         conn.sendall(answer)
@@ -210,3 +213,19 @@ def test_a_broken_answer_is_an_error_not_a_hang(serve, answer):
     server = serve([send_and_close])
     with pytest.raises(TransportError):
         post(server.url())
+
+
+def test_a_negative_chunk_size_is_refused_not_a_way_past_the_answer_bound():
+    from otel_autoinstrument.export import http_transport
+
+    class Wire:  # the whole answer in one read, then the end
+        def __init__(self, data):
+            self.data = data
+
+        def recv(self):
+            data, self.data = self.data, b""
+            return data
+
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"-1\r\nX" * 40000 + b"0\r\n\r\n"
+    with pytest.raises(TransportError, match="bad chunk size"):
+        http_transport._Reader(Wire(answer)).answer()

@@ -133,11 +133,13 @@ class AsgiTracing:
         if span.is_recording():
             span.set_attributes(self._attributes(scope, method, scheme, path, query, headers))
         request = AsgiRequest(self, span, scope, method, baggage, receive, send, owner)
-        scope[SCOPE_KEY] = request
-        request.activate()
         metrics = http.metrics
         if metrics is not None and method is not None:  # a WebSocket connection is no request to time
             request.measure = metrics.request(method, scheme, scope.get("http_version"))
+        # Last: nothing that could fail comes after the request is made current (a
+        # failure before leaves the application's context and scope as they were).
+        scope[SCOPE_KEY] = request
+        request.activate()
         return request
 
     def _attributes(self, scope, method, scheme, path, query, headers):

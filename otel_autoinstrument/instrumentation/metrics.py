@@ -148,6 +148,10 @@ class HttpServerMetrics:
 
     def _kind(self, method: str, scheme: str, version: Optional[str]) -> _Kind:
         value, version_value = self.normalize(method, version) if self.normalize is not None else (method, version)
+        if scheme not in _SCHEMES:
+            # A client can choose it (werkzeug's ProxyFix copies X-Forwarded-Proto as is):
+            # each value would be one more active-requests series, kept for good.
+            scheme = "_OTHER"
         key = (value, scheme)
         counts = self._counts.get(key)
         if counts is None:
@@ -170,6 +174,9 @@ class HttpServerMetrics:
     def _after_fork(self) -> None:
         self._counts = {}
         self._kinds = {}
+
+
+_SCHEMES = frozenset(("http", "https", "ws", "wss"))
 
 
 class _Kind:

@@ -127,14 +127,16 @@ class WsgiTracing:
         if span.end_ns is None:  # recording (a NonRecordingSpan's is 0): the attributes are worth it
             span.set_attributes(self._attributes(environ, method))
         request = WsgiRequest(self, span, method, baggage, environ)
-        environ[ENVIRON_KEY] = request
-        request._span_token = _span.set(span)  # activate(), inlined
-        if baggage:
-            request._baggage_token = set_baggage(baggage)
         metrics = self.http.metrics
         if metrics is not None:
             request.measure = metrics.request(method, environ.get("wsgi.url_scheme", "http"),
                                               environ.get("SERVER_PROTOCOL"))
+        # Last: nothing that could fail comes after the request is made current (a
+        # failure before leaves the application's context and environ as they were).
+        environ[ENVIRON_KEY] = request
+        request._span_token = _span.set(span)  # the request's span current (attach(), inlined)
+        if baggage:
+            request._baggage_token = set_baggage(baggage)
         return request
 
     def _attributes(self, environ, method):
@@ -177,11 +179,6 @@ class WsgiRequest:
         self._start_response = None
         self._span_token = None
         self._baggage_token = None
-
-    def activate(self):
-        self._span_token = _span.set(self.span)
-        if self.baggage:
-            self._baggage_token = set_baggage(self.baggage)
 
     def deactivate(self):
         if self._baggage_token is not None:

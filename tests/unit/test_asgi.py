@@ -292,3 +292,28 @@ def test_auth_failures_are_signalled_sampled_or_not():
                 assert [e.name for e in span.events] == ["auth.failure"]
             else:
                 assert memory.spans == []
+
+
+def test_a_failure_starting_the_request_leaves_the_applications_context_and_scope_alone(monkeypatch):
+    import otel_autoinstrument._log as log
+    from otel_autoinstrument.instrumentation import get_current_span
+    from otel_autoinstrument.instrumentation.asgi import SCOPE_KEY
+
+    class BrokenMetrics:
+        def request(self, *args):
+            raise RuntimeError("an agent bug")
+
+    monkeypatch.setattr(log, "STRICT", False)  # the agent's safety net, as in production
+    with InMemoryAgent(strict=False) as memory:
+        tracing = AsgiTracing(Instrumented(memory))
+        tracing.http.metrics = BrokenMetrics()
+        seen = []
+
+        async def app(scope, receive, send):
+            seen.append((get_current_span().is_recording(), SCOPE_KEY in scope))
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        sent = run_asgi(tracing, app, http_scope())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert seen == [(False, False)]

@@ -61,6 +61,19 @@ def test_a_request_records_its_duration_with_route_and_status_never_the_path():
     assert all("/users/4" not in str(p.attributes) for p in points(agent, "http.server.request.duration"))
 
 
+def test_schemes_a_client_chooses_make_no_series_of_their_own():
+    """werkzeug's ProxyFix copies X-Forwarded-Proto into wsgi.url_scheme as it comes."""
+    agent, instrumentor, memory = make_agent()
+    tracing = WsgiTracing(instrumentor)
+    for n in range(50):
+        serve(tracing, routed("/"), environ_for("/", **{"wsgi.url_scheme": "x%d" % n}))
+    serve(tracing, routed("/"), environ_for("/", **{"wsgi.url_scheme": "https"}))
+    active = points(agent, "http.server.active_requests")
+    assert sorted(p.attributes["url.scheme"] for p in active) == ["_OTHER", "https"]
+    durations = points(agent, "http.server.request.duration")
+    assert sorted((p.attributes["url.scheme"], p.count) for p in durations) == [("_OTHER", 50), ("https", 1)]
+
+
 def test_no_route_no_route_attribute_and_errors_carry_their_type():
     agent, instrumentor, _ = make_agent()
     tracing = WsgiTracing(instrumentor)

@@ -408,3 +408,26 @@ def test_keyword_arguments_are_traced_too(traced):
     assert list(result) == [b"hello"]
     assert statuses == ["200 OK"]
     assert memory.spans[0].attributes["http.response.status_code"] == 200
+
+
+class _BrokenMetrics:
+    def request(self, *args):
+        raise RuntimeError("an agent bug")
+
+
+def test_a_failure_starting_the_request_leaves_the_applications_context_and_environ_alone(monkeypatch):
+    import otel_autoinstrument._log as log
+
+    monkeypatch.setattr(log, "STRICT", False)  # the agent's safety net, as in production
+    tracing, memory = make_tracing()
+    tracing.http.metrics = _BrokenMetrics()
+    seen = []
+
+    def app(environ, start_response):
+        seen.append((get_current_span(), ENVIRON_KEY in environ))
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    served = serve(tracing, app, environ_for())
+    assert served.body == b"ok" and seen == [(INVALID_SPAN, False)]
+    assert get_current_span() is INVALID_SPAN

@@ -105,6 +105,9 @@ class HttpxInstrumentor(Instrumentor):
             return response
         try:
             finish = _Finish(self._http, span, response.status_code, response.http_version, response.headers)
+            if response.is_closed:  # read and closed already (a transport's in-memory answer)
+                finish()
+                return response
             response.stream = stream_class(response.stream, finish)
         except Exception:
             internal_error("httpx: finishing a client span")

@@ -189,7 +189,8 @@ class Var:
         self.name, self.parse, self.default, self.doc, self.secret = name, parse, default, doc, secret
         self.bounds = bounds  # (lowest, highest) for a duration or size
         if bounds is not None:
-            self.doc = "%s (%s to %s)" % (doc, "{:,}".format(bounds[0]), "{:,}".format(bounds[1]))
+            self.doc = "%s (%s to %s%s)" % (doc, "{:,}".format(bounds[0]), "{:,}".format(bounds[1]),
+                                            "; 0: the default" if bounds is TIMEOUT_MS else "")
 
 
 # Ranges: a duration past an hour (or 10 minutes for a timeout) is a typing error, and
@@ -528,6 +529,12 @@ def _in_range(settings, var, value):
     lowest, highest = var.bounds
     if lowest <= value <= highest:
         return value
+    if value == 0 and var.bounds is TIMEOUT_MS:
+        # 0 is no timeout the exporters could keep: it has always meant their default
+        # (not the 10 ms the range would give, which would fail every export).
+        _warn(settings, "%s=0 is not a timeout; using the default%s"
+              % (var.name, "" if var.default is None else " %d" % var.default))
+        return var.default
     nearest = lowest if value < lowest else highest
     _warn(settings, "%s=%d is out of range (%d to %d); using %d" % (var.name, value, lowest, highest, nearest))
     return nearest

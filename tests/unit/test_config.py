@@ -323,10 +323,18 @@ def test_a_value_out_of_range_warns_once_and_uses_the_nearest_end(var, warnings)
 
 
 def test_a_schedule_delay_of_zero_does_not_busy_loop(warnings):
-    s = load(OTEL_BSP_SCHEDULE_DELAY="0", OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="0")
+    s = load(OTEL_BSP_SCHEDULE_DELAY="0")
     assert s.bsp_schedule_delay == config.DELAY_MS[0] > 0
-    assert s.exporter("traces").timeout_ms == config.TIMEOUT_MS[0]
-    assert len(warnings) == 2
+    assert len(warnings) == 1
+
+
+def test_a_timeout_of_zero_is_the_default_not_the_shortest(warnings):
+    """0 always meant the exporters' default; 10 ms would fail every export."""
+    s = load(OTEL_EXPORTER_OTLP_TIMEOUT="0", OTEL_EXPORTER_OTLP_TRACES_TIMEOUT="0", OTEL_BSP_EXPORT_TIMEOUT="0",
+             OTEL_METRIC_EXPORT_TIMEOUT="0")
+    assert s.exporter("traces").timeout_ms == s.exporter("logs").timeout_ms == 10000
+    assert (s.bsp_export_timeout, s.metric_export_timeout) == (30000, 30000)
+    assert len(warnings) == 4 and all("=0 is not a timeout; using the default" in w for w in warnings)
 
 
 # --- limits -----------------------------------------------------------------------

@@ -5,7 +5,8 @@ psycopg2's connection and cursor are C types whose methods cannot be replaced, s
 pass a ``connection_factory``: a subclass of the one the application chose (the plain
 ``connection`` by default) whose ``cursor()`` hands out a subclass of the cursor class
 asked for (``cursor_factory`` argument, else the connection's, else the plain cursor;
-``extras.DictCursor`` and friends included). The subclasses only add spans around
+``extras.DictCursor`` and friends included, and the class an ``extras.DictConnection``
+and friends pick in their own ``cursor()``: the tracing one runs after theirs). The subclasses only add spans around
 ``execute``, ``executemany``, ``copy_expert``, ``copy_from`` and ``copy_to``;
 ``isinstance`` checks and ``register_type`` see the application's classes. A factory
 that is a function rather than a cursor class is used as it is, untraced; so are
@@ -62,6 +63,12 @@ class Psycopg2Instrumentor(Instrumentor):
             traced = self._connections[base] = _traced_connection(self, base)
         return traced
 
+    def connection_mixin(self):
+        mixin = self.__dict__.get("_mixin")
+        if mixin is None:
+            mixin = self._mixin = _connection_mixin(self)
+        return mixin
+
     def cursor_class(self, base):
         """The traced subclass of cursor class ``base`` (``base`` itself if it cannot be)."""
         from psycopg2.extensions import cursor
@@ -75,19 +82,33 @@ class Psycopg2Instrumentor(Instrumentor):
 
 
 def _traced_connection(instrumentor, base):
-    from psycopg2.extensions import cursor as plain_cursor
+    """A subclass of ``base`` whose cursors are traced. The tracing ``cursor()`` sits
+    below the application's class in the method order (``base``, then the mixin, then
+    ``connection``), so a ``cursor()`` of its own (``extras.DictConnection`` and friends
+    choose their cursor class there) runs first and its choice is the one traced."""
+    from psycopg2.extensions import connection
 
-    def cursor(self, *args, **kwargs):
-        with capture_internal_errors("psycopg2: tracing a new cursor"):
-            # cursor(name=None, cursor_factory=None, withhold=False, scrollable=None)
-            if len(args) > 1:
-                args = (args[0], instrumentor.cursor_class(args[1] or self.cursor_factory or plain_cursor)) + args[2:]
-            else:
-                factory = kwargs.get("cursor_factory") or self.cursor_factory or plain_cursor
-                kwargs = dict(kwargs, cursor_factory=instrumentor.cursor_class(factory))
-        return base.cursor(self, *args, **kwargs)
+    mixin = instrumentor.connection_mixin()
+    bases = (mixin,) if base is connection else (base, mixin)
+    return type(base.__name__, bases, _same_names(base))
 
-    return type(base.__name__, (base,), dict(_same_names(base), cursor=cursor))
+
+def _connection_mixin(instrumentor):
+    from psycopg2.extensions import connection, cursor as plain_cursor
+
+    class TracedCursors(connection):
+        def cursor(self, *args, **kwargs):
+            with capture_internal_errors("psycopg2: tracing a new cursor"):
+                # cursor(name=None, cursor_factory=None, withhold=False, scrollable=None)
+                if len(args) > 1:
+                    factory = args[1] or self.cursor_factory or plain_cursor
+                    args = (args[0], instrumentor.cursor_class(factory)) + args[2:]
+                else:
+                    factory = kwargs.get("cursor_factory") or self.cursor_factory or plain_cursor
+                    kwargs = dict(kwargs, cursor_factory=instrumentor.cursor_class(factory))
+            return connection.cursor(self, *args, **kwargs)
+
+    return TracedCursors
 
 
 def _traced_cursor(statements, base):

@@ -111,12 +111,16 @@ def test_psycopg2_statements(traced):
     children = _children(spans, "psycopg2")
     assert all(s.scope_name == "otel_autoinstrument.psycopg2" for s in children)
     ops = [s.attributes["db.operation.name"] for s in children]
-    assert ops == ["SELECT", "INSERT", "COPY", "SELECT", "SELECT", "INSERT"]
+    assert ops == ["SELECT", "INSERT", "COPY", "SELECT", "SELECT", "INSERT", "SELECT"]
     assert children[1].attributes["db.operation.batch.size"] == 2
     assert children[3].attributes["db.query.text"].endswith("WHERE name = ?")  # RealDictCursor traced too
     failed = children[5]
     assert failed.status_code == "ERROR" and failed.attributes["error.type"] == "psycopg2.errors.UniqueViolation"
     assert seen["cursor_is_dict"] and seen["p2conn"]
+    # RealDictConnection's own cursor class: its rows, traced.
+    assert seen["dict_connection_row"] == {"name": "p2-a"}
+    assert seen["dict_connection_cursor"] and seen["dict_connection"]
+    assert children[6].attributes["db.query.text"].endswith("WHERE name = ?")
 
 
 @pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])

@@ -104,6 +104,14 @@ with step("psycopg2"):
         seen["p2error"] = type(exc).__name__
     seen["p2conn"] = isinstance(conn2, psycopg2.extensions.connection)
     conn2.close()
+    # A connection class that picks its own cursor class (in its cursor()): rows as it makes them.
+    conn3 = psycopg2.connect(DSN, connection_factory=psycopg2.extras.RealDictConnection)
+    with conn3, conn3.cursor() as cur:
+        cur.execute("SELECT name FROM %s_users WHERE name = 'p2-a'" % T)
+        seen["dict_connection_row"] = cur.fetchone()
+        seen["dict_connection_cursor"] = isinstance(cur, psycopg2.extras.RealDictCursor)
+    seen["dict_connection"] = isinstance(conn3, psycopg2.extras.RealDictConnection)
+    conn3.close()
 
 from sqlalchemy import create_engine, text  # noqa: E402
 

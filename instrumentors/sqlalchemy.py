@@ -79,7 +79,8 @@ class SQLAlchemyInstrumentor(Instrumentor):
     def _uninstrument(self):
         from sqlalchemy import event
 
-        engines, self._engines = self._engines, None
+        with self._lock:  # not while a first connect is adding listeners
+            engines, self._engines = self._engines, None
         for engine, listeners in list((engines or {}).items()):
             for identifier, listener in listeners:
                 if event.contains(engine, identifier, listener):
@@ -114,10 +115,13 @@ class SQLAlchemyInstrumentor(Instrumentor):
         database = url.database
         target = self._spans.target(engine.dialect.name, None if database == ":memory:" else database,
                                     url.host, url.port)
+        # The span's start last: another thread may run a statement on this engine as
+        # soon as it is added (it sees the engine as listened to), and what ends the span
+        # must be in place by then.
         listeners = (
-            ("before_cursor_execute", functools.partial(self._on_before_cursor_execute, target)),
-            ("after_cursor_execute", self._on_after_cursor_execute),
             ("handle_error", self._on_handle_error),
+            ("after_cursor_execute", self._on_after_cursor_execute),
+            ("before_cursor_execute", functools.partial(self._on_before_cursor_execute, target)),
         )
         added = []
         try:
@@ -126,6 +130,7 @@ class SQLAlchemyInstrumentor(Instrumentor):
                 # which spares SQLAlchemy's own wrapper (one call per statement).
                 event.listen(engine, identifier, listener, retval=identifier == "before_cursor_execute")
                 added.append((identifier, listener))
+            _first_error_listener(engine, self._on_handle_error)
         except BaseException:
             # All or nothing (e.g. a test's mock dialect refuses handle_error): half the
             # listeners would start spans that nothing ends on an error.
@@ -139,7 +144,10 @@ class SQLAlchemyInstrumentor(Instrumentor):
     def _on_before_cursor_execute(self, target, conn, cursor, statement, parameters, context, executemany):
         """Start the statement's span and claim the statement; returns ``statement`` and
         ``parameters`` as they came (a ``retval=True`` listener)."""
-        if context is not None and not is_suppressed():
+        # skip_user_error_events (the MySQL dialect's table probes): no handle_error would
+        # end the span of a statement that fails.
+        if context is not None and not is_suppressed() and \
+                not context.execution_options.get("skip_user_error_events"):
             try:
                 span = self._spans.start(target, statement)
                 setattr(context, _SLOT, span)
@@ -168,6 +176,23 @@ class SQLAlchemyInstrumentor(Instrumentor):
                 # The DBAPI's own exception: SQLAlchemy's wrapper repeats the bound
                 # parameters in its message, which must never be recorded.
                 self._spans.finish(span, exception_context.original_exception)
+
+
+def _first_error_listener(engine, listener):
+    """Put ``listener`` first among ``engine``'s own handle_error listeners. SQLAlchemy
+    stops at the first one that raises (the documented way to replace an error), and
+    ours ends the span and releases the statement's claim. ``insert=True`` would say
+    this, but SQLAlchemy drops it for this event (1.4 and 2.x): the listeners' deque is
+    reordered instead, where it is one (else the order stays, which only matters when
+    an application listener raises)."""
+    import collections
+
+    for dispatch in (getattr(engine.dialect, "dispatch", None), engine.dispatch):  # 2.x: the dialect's
+        listeners = getattr(getattr(dispatch, "handle_error", None), "listeners", None)
+        if isinstance(listeners, collections.deque) and listener in listeners:
+            listeners.remove(listener)
+            listeners.appendleft(listener)
+            return
 
 
 def _existing_engines():

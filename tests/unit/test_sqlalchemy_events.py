@@ -199,3 +199,70 @@ def test_an_engine_that_refuses_a_listener_is_left_alone_and_reported_once(instr
     assert errors == ["sqlalchemy: listening to an engine"]
     assert len(engine.dispatch.before_cursor_execute) == 0
     assert len(engine.dispatch.after_cursor_execute) == 0
+
+
+class Replaced(Exception):
+    pass
+
+
+def test_a_failed_statement_ends_its_span_even_when_the_application_replaces_the_error(instrumented):
+    """SQLAlchemy stops at the first handle_error listener that raises (the documented way
+    to replace an error): the agent's runs before the application's, so the span ends and
+    the statement's claim is released."""
+    from otel_autoinstrument.instrumentation.db import statement_owner
+    from sqlalchemy import text
+
+    instrument, memory = instrumented
+    instrument()
+    engine = create_engine("sqlite://")
+
+    @event.listens_for(engine, "handle_error")
+    def replace(context):
+        raise Replaced("the application's own error")
+
+    with engine.connect() as conn:
+        with pytest.raises(Replaced):
+            conn.execute(text("SELECT * FROM missing"))
+        assert statement_owner() is None
+        conn.execute(select(1))
+    failed, ok = memory.spans
+    assert failed.attributes["error.type"].endswith("OperationalError") and failed.status_code == 2
+    assert ok.attributes["db.query.text"] == "SELECT ?"
+
+
+def test_statements_that_skip_error_events_are_not_traced(instrumented):
+    """skip_user_error_events (the MySQL dialect's table probes) runs no handle_error: a
+    span started for such a statement would never end if it failed."""
+    from otel_autoinstrument.instrumentation.db import statement_owner
+    from sqlalchemy import exc, text
+
+    instrument, memory = instrumented
+    instrument()
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        with pytest.raises(exc.OperationalError):
+            conn.execution_options(skip_user_error_events=True).execute(text("SELECT * FROM missing"))
+        assert statement_owner() is None
+    assert memory.spans == []
+
+
+def test_uninstrument_while_a_first_connect_listens_leaves_no_listener(instrumented):
+    import threading
+
+    instrument, memory = instrumented
+    instrumentor = instrument()
+    engines = [create_engine("sqlite://") for _ in range(20)]
+    start = threading.Barrier(2)
+
+    def connect_all():
+        start.wait()
+        for engine in engines:
+            engine.connect().close()
+
+    thread = threading.Thread(target=connect_all)
+    thread.start()
+    start.wait()
+    instrumentor.uninstrument()
+    thread.join()
+    # Listeners were added before uninstrument() or not at all: none left behind.
+    assert [len(e.dispatch.before_cursor_execute) for e in engines] == [0] * 20

@@ -20,7 +20,7 @@ import inspect
 
 from opentelemetry import metrics as api
 
-from .context import keys
+from .context import _spans, keys
 
 _Gauge = getattr(api, "_Gauge", None)  # the synchronous gauge: API 1.23 and later
 _CallbackOptions = getattr(api, "CallbackOptions", None)
@@ -33,7 +33,8 @@ class MeterProvider(api.MeterProvider):
 
     def get_meter(self, name, version=None, schema_url=None, attributes=None, *args, **kwargs):
         native = self._agent.meter(name or "", version or "", schema_url or "", attributes)
-        key = id(native)
+        # By scope, not by the core's meter: with metrics off every scope gets the one no-op meter.
+        key = (name or "", version, schema_url, id(native))
         meter = self._meters.get(key)
         if meter is None:
             meter = self._meters[key] = Meter(native, name or "", version, schema_url)
@@ -54,11 +55,7 @@ def _span_of(context):
     span = context.get(keys().span)
     if span is None:
         return None
-    # Here, not at import: the spans module imports opentelemetry.trace, whose own import
-    # hook loads the trace bridge, which needs the spans module complete.
-    from .spans import native_span
-
-    return native_span(span)
+    return _spans().native_span(span)  # imported on first use (see context._spans)
 
 
 class _Instrument:
@@ -151,9 +148,9 @@ class Meter(api.Meter):
         native = self._native_meter.histogram(name, unit, description, explicit_bucket_boundaries_advisory)
         return Histogram(native, name, unit, description)
 
-    def create_gauge(self, name, unit="", description="", *args, **kwargs):
-        native = self._native_meter.gauge(name, unit, description)
-        return (Gauge or UpDownCounter)(native, name, unit, description)
+    if Gauge is not None:  # the API's synchronous gauge (1.23 and later); before, no create_gauge
+        def create_gauge(self, name, unit="", description="", *args, **kwargs):
+            return Gauge(self._native_meter.gauge(name, unit, description), name, unit, description)
 
     def create_observable_counter(self, name, callbacks=None, unit="", description="", *args, **kwargs):
         native = self._native_meter.observable_counter(name, [_callback(c) for c in callbacks or ()], unit,

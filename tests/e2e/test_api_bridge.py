@@ -301,7 +301,8 @@ def test_the_metrics_api_is_served_by_the_core(receiver, service_name, which):
     assert {(e.trace_id, e.span_id) for e in latency.exemplars} == {tuple(seen["span"])}
     assert {p.attributes["shop.item"]: p.value for p in shop["shop.stock"]} == {"apple": 7, "pear": 3}
     assert [p.value for p in shop["shop.visits"]] == [42] and [p.value for p in shop["shop.uptime"]] == [12.5]
-    assert seen["gauge"] is (which == "newest")  # the synchronous gauge came with API 1.23
+    assert seen["gauge"] is seen["create_gauge"] is (which == "newest")  # the synchronous gauge came with API 1.23
+    assert seen["meters_by_scope"]
     if which == "newest":
         assert [(p.attributes, p.value) for p in shop["shop.temperature"]] == [({"room": "store"}, 21.5)]
     else:
@@ -312,3 +313,16 @@ def test_the_metrics_api_is_served_by_the_core(receiver, service_name, which):
     assert scope_metrics.scope.version == "2.0"
     assert {a.key: a.value.string_value for a in scope_metrics.scope.attributes} == {"scope.attr": "yes"}
     assert scope_metrics.schema_url == "https://opentelemetry.io/schemas/1.21.0"
+
+
+def test_with_metrics_off_the_metrics_api_still_keeps_its_meters_apart(receiver, service_name):
+    """OTEL_METRICS_EXPORTER=none: every scope shares the core's one no-op meter, yet the
+    API's meters keep their own names and versions, and nothing raises."""
+    path = str(package_cache("otel-api-newest", ["opentelemetry-api==1.45.3"]))
+    env = agent_env(receiver, service_name, PYTHONPATH=path, OTEL_METRICS_EXPORTER="none")
+    result = run(otel_run(PYTHON, SCRIPTS / "api_metrics.py"), env=env, timeout=60)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["meters_by_scope"] and seen["gauge"]
+    receiver.wait_for_spans(count=1, service=service_name)  # the script's span: it has exported
+    assert receiver.metric_points(service=service_name) == []

@@ -30,7 +30,10 @@ try:
 except TypeError:  # the advisory parameter is newer than the oldest API
     latency = meter.create_histogram("shop.checkout.duration", unit="s")
     seen["advisory"] = False
-seen["gauge"] = hasattr(meter, "create_gauge") and getattr(metrics, "_Gauge", None) is not None
+seen["create_gauge"] = hasattr(meter, "create_gauge")  # offered only where the API has the gauge
+seen["gauge"] = seen["create_gauge"] and getattr(metrics, "_Gauge", None) is not None
+other = provider.get_meter("other", "1.0")
+seen["meters_by_scope"] = other is not meter and (other.name, other.version) == ("other", "1.0")
 if seen["gauge"]:
     meter.create_gauge("shop.temperature", unit="Cel").set(21.5, {"room": "store"})
 

@@ -416,7 +416,10 @@ class Settings:
         try:
             return parse(text)
         except ValueError as exc:
-            _warn(self, "%s=%r is invalid (%s); using the default %r" % (name, text, exc, default))
+            if _may_hold_secrets(name):  # neither the value nor the parser's message, which may quote it
+                _warn(self, "%s is invalid (its value is not shown); using the default" % name)
+            else:
+                _warn(self, "%s=%r is invalid (%s); using the default %r" % (name, text, exc, default))
             return default
 
     def bool_value(self, name: str, default: bool = False) -> bool:
@@ -473,6 +476,14 @@ def _build_exporter(settings, signal):
             out.sources["endpoint"], mask_url(out.endpoint), _signal_endpoint(DEFAULT_ENDPOINT, signal)))
         out.endpoint = _signal_endpoint(DEFAULT_ENDPOINT, signal)
     return out
+
+
+def _may_hold_secrets(name):
+    """A plugin's variable whose value may be a secret: a sensitive name (the redaction
+    pattern: key, token, secret, password...) or headers, an endpoint, a URL or a DSN."""
+    from .redaction.names import SENSITIVE_NAMES  # with this warning only
+
+    return name in SENSITIVE_NAMES or any(part in name for part in ("HEADERS", "ENDPOINT", "URL", "DSN"))
 
 
 def _warn(settings, message):

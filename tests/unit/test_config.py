@@ -401,3 +401,15 @@ def test_small_queue_lowers_the_default_batch_silently(warnings):
     s = load(OTEL_BSP_MAX_QUEUE_SIZE="100")
     assert (s.bsp_max_queue_size, s.bsp_max_export_batch_size) == (100, 100)
     assert warnings == []
+
+
+def test_a_plugins_bad_value_is_not_shown_when_it_may_be_a_secret(warnings):
+    s = load(OTEL_MYPLUGIN_HEADERS="authorization=Bearer s3cr3t-value", OTEL_MYPLUGIN_API_KEY="k3y-s3cr3t",
+             OTEL_MYPLUGIN_RATE="fast")
+    assert s.plugin_value("OTEL_MYPLUGIN_HEADERS", config.parse_int, 0) == 0
+    assert s.plugin_value("OTEL_MYPLUGIN_API_KEY", config.parse_int, 0) == 0
+    assert s.plugin_value("OTEL_MYPLUGIN_RATE", config.parse_int, 5) == 5
+    assert len(warnings) == 3
+    assert not any("s3cr3t" in w for w in warnings)
+    assert "OTEL_MYPLUGIN_HEADERS is invalid" in warnings[0] and "OTEL_MYPLUGIN_API_KEY is invalid" in warnings[1]
+    assert "OTEL_MYPLUGIN_RATE='fast' is invalid" in warnings[2]  # nothing secret: shown, to be fixed

@@ -262,7 +262,8 @@ class Span:
         computed ones: a given ``exception.stacktrace`` is not formatted again)."""
         if self.end_ns is not None:
             return
-        event_attrs: Dict[str, Any] = {"exception.type": qualified_type(exception), "exception.message": str(exception)}
+        event_attrs: Dict[str, Any] = {"exception.type": qualified_type(exception),
+                                       "exception.message": exception_text(exception)}
         if not attributes or "exception.stacktrace" not in attributes:
             import traceback
 
@@ -303,8 +304,13 @@ def record_error(span: Union[Span, NonRecordingSpan], exception: BaseException, 
     with ``Type: message`` and, for instrumentations, ``error.type`` (the class,
     module-qualified). ``scrub(message)`` rewrites the message in the event and the status,
     ``scrub_stacktrace(text)`` the stack trace (by default: the message replaced where it
-    repeats). The one place that sequence is written."""
-    message = str(exception)
+    repeats). The one place that sequence is written.
+
+    It runs in the ``__exit__`` of spans around application code: an exception whose
+    ``str()`` raises must not replace the application's own."""
+    if not span.is_recording():
+        return  # unsampled or ended: nothing of this would be kept (and a traceback is costly)
+    message = exception_text(exception)
     shown = scrub(message) if scrub is not None and message else message
     if record_exception:
         if shown == message and scrub_stacktrace is None:
@@ -319,6 +325,14 @@ def record_error(span: Union[Span, NonRecordingSpan], exception: BaseException, 
     span.set_status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, shown))
     if error_type:
         span.set_attribute("error.type", qualified_type(exception))
+
+
+def exception_text(exception: BaseException) -> str:
+    """``str(exception)``, or a placeholder when its ``__str__`` raises (as ``traceback`` does)."""
+    try:
+        return str(exception)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def qualified_type(exception: BaseException) -> str:

@@ -12,7 +12,7 @@ import pytest
 from otel_autoinstrument.trace import context
 from otel_autoinstrument.trace.sampling import AlwaysOff, AlwaysOn, ParentBased
 from otel_autoinstrument.trace.span import (
-    INVALID_SPAN, INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode)
+    INVALID_SPAN, INVALID_SPAN_CONTEXT, NonRecordingSpan, Span, SpanContext, SpanKind, StatusCode, record_error)
 from otel_autoinstrument.trace.context import get_current_span
 from otel_autoinstrument.trace.tracer import Limits, TracerProvider, use_span
 
@@ -458,3 +458,42 @@ def test_get_current_span_is_never_none_and_current_span_is_the_same_function():
     with tracer_.start_as_current_span("s") as span:
         assert otel_autoinstrument.get_current_span() is span
         assert instrumentation.get_current_span() is span
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("str() of this exception fails")
+
+
+@pytest.mark.parametrize("how", ["start_as_current_span", "span", "use_span"])
+def test_an_exception_whose_str_raises_reaches_the_application_as_it_is(how):
+    tracer, collect = make()
+    raised = Unprintable()
+    with pytest.raises(Unprintable) as info:
+        if how == "start_as_current_span":
+            with tracer.start_as_current_span("work"):
+                raise raised
+        elif how == "span":
+            with tracer.start_span("work"):
+                raise raised
+        else:
+            with use_span(tracer.start_span("work"), end_on_exit=True):
+                raise raised
+    assert info.value is raised
+    (span,) = collect.ended
+    assert span.status_code == StatusCode.ERROR
+    assert span.events[0].attributes["exception.message"] == "<exception str() failed>"
+
+
+def test_an_unsampled_span_formats_no_traceback():
+    tracer, collect = make(sampler=AlwaysOff())
+    span = tracer.start_span("work")
+    calls = []
+
+    class Counted(Exception):
+        def __str__(self):
+            calls.append(1)
+            return "counted"
+
+    record_error(span, Counted(), scrub=lambda text: text)
+    assert calls == [] and collect.ended == []

@@ -327,16 +327,17 @@ def _version_problem(agent, instrumentor):
 
 
 def _will_patch(agent, instrumentor):
-    """Will ``instrumentor`` patch when its library is imported: every requirement that
-    applies here names an installed distribution of a supported version? (An instrumentor
-    without requirements instruments the standard library or trusts the import.)"""
+    """Will ``instrumentor`` patch when its library is imported: one of the requirements
+    that apply here names an installed distribution (they are alternatives, as for
+    psycopg2 and psycopg2-binary: a missing one is no problem, as at import), and no
+    installed one has an unsupported version? (An instrumentor without requirements
+    instruments the standard library or trusts the import.)"""
     from ..instrumentation.requirements import parse_requirement
 
     try:
-        for requirement in instrumentor.requires:
-            parsed = parse_requirement(requirement)
-            if parsed.applies() and agent.installed.version(parsed.name) is None:
-                return False
+        applying = [parsed for parsed in map(parse_requirement, instrumentor.requires) if parsed.applies()]
+        if applying and all(agent.installed.version(parsed.name) is None for parsed in applying):
+            return False
         return _version_problem(agent, instrumentor) is None
     except ValueError:
         return False  # a malformed requires: reported when its library is imported

@@ -68,6 +68,7 @@ def test_instrumentor_statuses_without_importing_libraries(plugin_env, tmp_path)
     assert "a dependency of the plugin is missing" in rows["info-broken"]["detail"]
     # Decided from metadata and import specs: the library itself was never imported.
     assert rows["info-watched"]["status"] == "will_patch"
+    assert rows["info-alternative"]["status"] == "will_patch"  # one of its distributions is installed
     assert rows["info-watched"]["installed"] == {"info-watched-lib": "2.1"}
     assert not (tmp_path / "imported").exists()
 

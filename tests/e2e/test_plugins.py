@@ -94,5 +94,5 @@ def test_the_startup_line_lists_only_what_will_be_patched(service_name):
     assert result.returncode == 0, result.stderr
     (line,) = [l for l in result.stderr.splitlines() if "started in pid" in l]
     listed = set(line.split("instrumentors: ", 1)[1].split(", "))
-    assert {"info-flask", "info-watched", "flask", "requests", "logging"} <= listed
+    assert {"info-flask", "info-watched", "info-alternative", "flask", "requests", "logging"} <= listed
     assert not listed & {"info-missing", "info-too-old", "info-disabled", "info-broken"}, line

@@ -36,3 +36,12 @@ class ImportWatched(Instrumentor):
     name = "info-watched"
     requires = ("info-watched-lib >= 2.0",)
     modules = ("info_watched_lib",)
+
+
+class AlternativeDistributions(Instrumentor):
+    """Either distribution provides the module (as psycopg2 and psycopg2-binary): one
+    installed is enough."""
+
+    name = "info-alternative"
+    requires = ("surely-not-installed-lib >= 1.0", "flask >= 2.2")
+    modules = ("flask",)

@@ -176,9 +176,10 @@ class Collector:
                 value, attributes = _observation(observation)
                 if value is None:
                     continue
-                key = attribute_key(attributes)
+                clean = clean_attributes(attributes) if attributes else {}
+                key = frozenset(clean.items())  # as exported: {} and {"k": None} are one set
                 if key in kept or len(kept) < instrument.limit:
-                    kept[key] = (kept[key][0] if key in kept else clean_attributes(attributes or {}), value)
+                    kept[key] = (clean, value)
                 elif overflow is None or gauge:
                     overflow = value
                 else:

@@ -50,8 +50,11 @@ class Storage:
         self.name = name
         self._make = make
         self.limit = limit
-        self._series = {}
-        self._refused = {}  # keys that went to the overflow series: bounded, cleared when full
+        self._series = {}  # the cleaned attribute set's key -> its series
+        # Other keys met: sets that went to the overflow series, and sets that are not
+        # their cleaned selves (a None or object value, a non-string key), which share the
+        # series of what they clean to. Bounded, cleared when full.
+        self._aliases = {}
         self._lock = allocate_lock()
         self.overflow = None
 
@@ -59,7 +62,7 @@ class Storage:
         key = attribute_key(attributes)
         series = self._series.get(key)
         if series is None:
-            series = self._refused.get(key) or self._create(key, attributes)
+            series = self._aliases.get(key) or self._create(key, attributes)
         return series
 
     def _create(self, key, attributes):
@@ -67,18 +70,27 @@ class Storage:
             series = self._series.get(key)
             if series is not None:
                 return series
-            if len(self._series) < self.limit:
-                series = self._series[key] = self._make(clean_attributes(attributes) if attributes else {})
-                return series
-            if self.overflow is None:
-                self.overflow = self._make(dict(OVERFLOW_ATTRIBUTES))
-                _log.warning("metric %s: more than %d attribute sets (OTEL_PYTHON_METRICS_CARDINALITY_LIMIT); "
-                             "measurements of further ones are aggregated into otel.metric.overflow=true",
-                             self.name, self.limit)
-            if len(self._refused) >= self.limit:
-                self._refused.clear()
-            self._refused[key] = self.overflow
-            return self.overflow
+            clean = clean_attributes(attributes) if attributes else {}
+            clean_key = frozenset(clean.items())
+            series = self._series.get(clean_key)
+            if series is None:
+                if len(self._series) < self.limit:
+                    series = self._series[clean_key] = self._make(clean)
+                else:
+                    series = self._overflow()
+            if clean_key != key or series is self.overflow:
+                if len(self._aliases) >= self.limit:
+                    self._aliases.clear()
+                self._aliases[key] = series
+            return series
+
+    def _overflow(self):
+        if self.overflow is None:
+            self.overflow = self._make(dict(OVERFLOW_ATTRIBUTES))
+            _log.warning("metric %s: more than %d attribute sets (OTEL_PYTHON_METRICS_CARDINALITY_LIMIT); "
+                         "measurements of further ones are aggregated into otel.metric.overflow=true",
+                         self.name, self.limit)
+        return self.overflow
 
     def series(self):
         """Every series, the overflow series last (a snapshot: safe while others bind)."""

@@ -305,3 +305,19 @@ def test_a_forked_child_starts_empty_and_the_parent_keeps_its_values(provider):
         assert fh.read() == "0 1 1.0"
     (point,) = points(Collector(provider), "h")
     assert (point.count, point.sum) == (1, 3.0)
+
+
+def test_attribute_sets_that_clean_to_the_same_are_one_series(provider):
+    """None values, objects and non-string keys are left out of a point's attributes: the
+    sets that differ only by them are one series, and use one place under the limit."""
+    counter = provider.get_meter("cleaned").counter("jobs")
+    for attributes in ({}, {"tenant": None}, {"obj": object()}, {1: "x"}, {"tenant": None, 2: 3}, None):
+        counter.add(1, attributes)
+    counter.add(1, {"tenant": "a"})
+    provider.get_meter("cleaned").observable_gauge(
+        "level", [lambda: [(1, {}), (2, {"tenant": None}), (3, {"tenant": "a"})]])
+    collector = Collector(provider)
+    found = {tuple(sorted(p.attributes.items())): p.value for p in points(collector, "jobs")}
+    assert found == {(): 6, (("tenant", "a"),): 1}  # five more attribute sets would overflow the limit of 5
+    levels = {tuple(sorted(p.attributes.items())): p.value for p in points(collector, "level")}
+    assert levels == {(): 2, (("tenant", "a"),): 3}  # one point per exported set, the last observed

@@ -29,7 +29,7 @@ is exported rather than lost. Excluded URLs
 (``OTEL_PYTHON_HTTPX_EXCLUDED_URLS``) are neither traced nor injected.
 """
 
-from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, internal_error
+from otel_autoinstrument.instrumentation import Instrumentor, capture_internal_errors, internal_error, semconv
 
 
 class HttpxInstrumentor(Instrumentor):
@@ -140,9 +140,6 @@ class _Undo:
                 headers[name] = value
 
 
-UNCLOSED_ATTRIBUTE = "otel_autoinstrument.response.unclosed"
-
-
 class _Finish:
     """What ends a request's span when its response stream is closed (or, when the
     application drops the response unclosed, when the stream is collected)."""
@@ -167,7 +164,7 @@ class _Finish:
         span = self.span
         if span is not None:
             with capture_internal_errors("httpx: finishing the span of an unclosed response"):
-                span.set_attribute(UNCLOSED_ATTRIBUTE, True)
+                span.set_attribute(semconv.RESPONSE_UNCLOSED, True)
             self()
 
 

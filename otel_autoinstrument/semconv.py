@@ -78,3 +78,7 @@ CPYTHON_GC_UNCOLLECTABLE_OBJECTS = "cpython.gc.uncollectable_objects"
 CPU_MODE = "cpu.mode"
 PROCESS_CONTEXT_SWITCH_TYPE = "process.context_switch.type"
 CPYTHON_GC_GENERATION = "cpython.gc.generation"
+
+# The agent's own (not a convention): a response nobody closed, its span ended when the
+# response object was collected or at exit (WSGI bodies, httpx streams).
+RESPONSE_UNCLOSED = "otel_autoinstrument.response.unclosed"

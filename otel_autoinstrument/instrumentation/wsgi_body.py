@@ -29,11 +29,12 @@ import os
 import weakref
 from time import time_ns
 
+from .. import semconv
 from .._log import internal_error
 
 __all__ = ["Body", "Chunks", "CloseHook", "UNCLOSED_ATTRIBUTE", "keep_body", "pending_count"]
 
-UNCLOSED_ATTRIBUTE = "otel_autoinstrument.response.unclosed"
+UNCLOSED_ATTRIBUTE = semconv.RESPONSE_UNCLOSED
 
 
 def keep_body(result, request, chunks=None):

@@ -59,34 +59,19 @@ class StatementSpans:
     def call(self, start, wrapped, args, kwargs):
         """Run ``wrapped`` (a cursor method whose first argument is the statement) in a
         span; ``start(statement)`` gives (span, statement to send)."""
-        span = None
-        if not is_suppressed():
-            with capture_internal_errors("%s: starting a database span" % self.label):
-                span, args, kwargs = _replaced(start, args, kwargs)
-        error = None
-        try:
-            return wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            if span is not None:
-                self.finish(span, error)
+        span, args, kwargs = self._started(start, args, kwargs)
+        return self.spans.run(span, wrapped, args, kwargs, self.label)
 
     async def call_async(self, start, wrapped, args, kwargs):
-        span = None
+        span, args, kwargs = self._started(start, args, kwargs)  # when awaited, as the call itself
+        return await self.spans.run_async(span, wrapped, args, kwargs, self.label)
+
+    def _started(self, start, args, kwargs):
+        """(the statement's span or None, the arguments to call with)"""
         if not is_suppressed():
             with capture_internal_errors("%s: starting a database span" % self.label):
-                span, args, kwargs = _replaced(start, args, kwargs)
-        error = None
-        try:
-            return await wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            if span is not None:
-                self.finish(span, error)
+                return _replaced(start, args, kwargs)
+        return None, args, kwargs
 
 
 def _replaced(start, args, kwargs):

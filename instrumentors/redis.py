@@ -56,15 +56,7 @@ class RedisInstrumentor(Instrumentor):
         return self._call(self._guarded_start(instance, None, instance), wrapped, args, kwargs)
 
     def _call(self, span, wrapped, args, kwargs):
-        error = None
-        try:
-            return wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            if span is not None:
-                self._finish(span, error)
+        return self._spans.run(span, wrapped, args, kwargs, "redis")
 
     def _command_async(self, wrapped, instance, args, kwargs):
         return self._run_async(wrapped, instance, args, kwargs, None)
@@ -74,15 +66,7 @@ class RedisInstrumentor(Instrumentor):
 
     async def _run_async(self, wrapped, instance, args, kwargs, pipeline):
         span = self._guarded_start(instance, args if pipeline is None else None, pipeline)
-        error = None
-        try:
-            return await wrapped(*args, **kwargs)
-        except Exception as exc:
-            error = exc
-            raise
-        finally:
-            if span is not None:
-                self._finish(span, error)
+        return await self._spans.run_async(span, wrapped, args, kwargs, "redis")
 
     def _guarded_start(self, client, command, pipeline):
         with capture_internal_errors("redis: starting a client span"):
@@ -91,10 +75,6 @@ class RedisInstrumentor(Instrumentor):
             if command:
                 return self._start_command(client, command)
         return None
-
-    def _finish(self, span, error):
-        with capture_internal_errors("redis: finishing a client span"):
-            self._spans.finish(span, error)
 
     # --- spans --------------------------------------------------------------------
 

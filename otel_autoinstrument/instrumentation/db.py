@@ -36,6 +36,7 @@ from contextvars import ContextVar
 from time import time_ns
 
 from .. import semconv
+from .._log import capture_internal_errors
 from ..redaction.sql import db_system_name, sanitize_sql, span_name_for, summarize_sql, truncate
 from ..redaction.sql_errors import scrub_error_message, scrub_traceback
 from ..trace.span import SpanKind, qualified_type, record_error
@@ -132,6 +133,36 @@ class DbSpans:
                 cache.clear()  # safe while other threads read it; refills with what is in use
             cache[statement] = described
         return described
+
+    def run(self, span, call, args, kwargs, label="a database client"):
+        """``call(*args, **kwargs)`` as the operation of ``span`` (None: untraced): its
+        result, or its exception, as they are; the span finished either way, an error of
+        the agent's own in doing so logged (``label``: whose), never raised."""
+        if span is None:
+            return call(*args, **kwargs)
+        error = None
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            with capture_internal_errors("%s: finishing a database span" % label):
+                self.finish(span, error)
+
+    async def run_async(self, span, call, args, kwargs, label="a database client"):
+        """``run`` for a coroutine function."""
+        if span is None:
+            return await call(*args, **kwargs)
+        error = None
+        try:
+            return await call(*args, **kwargs)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            with capture_internal_errors("%s: finishing a database span" % label):
+                self.finish(span, error)
 
     def finish(self, span, error=None):
         """End ``span``; with ``error``: status ERROR, ``error.type`` and an exception event

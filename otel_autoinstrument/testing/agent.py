@@ -72,6 +72,11 @@ class InMemoryAgent:
         variables["OTEL_TRACES_EXPORTER"] = variables["OTEL_LOGS_EXPORTER"] = "none"
         variables["OTEL_METRICS_EXPORTER"] = "otlp" if keep["metrics"] else "none"  # read in place, never sent
         self.settings = config.load(variables, set())
+        from ..metrics.series import process
+
+        # The process-wide hooks the metrics pipeline registers (at-fork resets, the first
+        # measurement's thread start) are this agent's: given back at close.
+        self._process_hooks = (list(process.on_fork), process.on_first_use)
         self._span_memory = MemoryProcessor()
         self._log_memory = MemoryProcessor()
         self.agent: AgentAPI = Agent(self.settings, span_processors=[self._span_memory] if keep["traces"] else [],
@@ -107,11 +112,15 @@ class InMemoryAgent:
             self.instrumentors.remove(instrumentor)
 
     def close(self) -> None:
-        """Uninstrument everything (newest first) and restore strict mode."""
+        """Uninstrument everything (newest first), give back the process-wide hooks the
+        agent registered, and restore strict mode."""
         try:
             while self.instrumentors:
                 self.instrumentors.pop().uninstrument()
         finally:
+            from ..metrics.series import process
+
+            process.on_fork[:], process.on_first_use = self._process_hooks
             if self._strict:
                 _log.STRICT = self._saved_strict
 

@@ -232,3 +232,17 @@ def test_asgi_requests_are_measured_when_the_response_completes(sampler):
             assert "/items/1" not in str(point.attributes)
         assert active_while_streaming == [1, 1]
         assert [p.value for p in points(agent, "http.server.active_requests")] == [0]
+
+
+def test_the_testing_kit_gives_back_the_process_hooks_its_agent_registered():
+    """A plugin's test session makes many in-memory agents: none may leave its at-fork
+    reset (holding its metrics) or its first-use hook behind."""
+    from otel_autoinstrument.metrics.series import process
+
+    before = (list(process.on_fork), process.on_first_use)
+    for _ in range(5):
+        with InMemoryAgent() as memory:
+            memory.agent.meter("kit").counter("uses").add(1)
+            assert memory.metric_points("uses")[0].value == 1
+            assert len(process.on_fork) > len(before[0])
+    assert (list(process.on_fork), process.on_first_use) == before

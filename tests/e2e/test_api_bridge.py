@@ -13,7 +13,7 @@ import pytest
 
 from support.agent import BIN, PYTHON, agent_env, otel_run
 from support.packages import package_cache
-from support.processes import APPS_DIR, TESTS_DIR, Server, base_env, free_port, http_get, run
+from support.processes import APPS_DIR, TESTS_DIR, Server, base_env, free_port, free_ports, http_get, run
 
 SCRIPTS = TESTS_DIR / "scripts"
 OTEL_PACKAGES = [
@@ -73,7 +73,7 @@ def test_the_tutorial_app_unchanged_under_gunicorn(receiver, service_name, otel_
 
 
 def test_api_calls_inside_requests(receiver, service_name, otel_path, upstream, aiohttp_server):
-    port, down_port = free_port(), free_port()
+    port, down_port = free_ports(2)
     downstream_service = service_name + "-down"
     app_dir = APPS_DIR / "api_app"
     env = agent_env(receiver, service_name, PYTHONPATH=otel_path, UPSTREAM_URL=upstream,

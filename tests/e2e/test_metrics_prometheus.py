@@ -16,7 +16,7 @@ import time
 import pytest
 
 from support.agent import agent_env, otel_run
-from support.processes import APPS_DIR, Server, free_port, http_get
+from support.processes import APPS_DIR, Server, free_ports, http_get
 from support.prometheus import BINARY, Prometheus
 
 needs_prometheus = pytest.mark.skipif(BINARY is None, reason="the prometheus binary is not installed "
@@ -73,7 +73,7 @@ def requests_by_route_and_status(prometheus, expected):
 @needs_prometheus
 def test_one_scrape_target_for_every_worker(service_name, options):
     """With --max-requests 15 every worker is replaced several times during the test."""
-    metrics_port, port = free_port(), free_port()
+    metrics_port, port = free_ports(2)
     with gunicorn(metrics_port, port, service_name, *options) as server, \
             Prometheus(["127.0.0.1:%d" % metrics_port]) as prometheus:
         pids, probes = worker_pids(server, 4)
@@ -161,7 +161,7 @@ def test_uwsgi_workers_serve_the_endpoint_in_turn(service_name, tmp_path):
     reload the new workers take over the port and the totals carry on."""
     from support.agent import BIN
 
-    metrics_port, port, fifo = free_port(), free_port(), str(tmp_path / "fifo")
+    (metrics_port, port), fifo = free_ports(2), str(tmp_path / "fifo")
     env = agent_env(None, service_name, OTEL_METRICS_EXPORTER="prometheus", OTEL_TRACES_EXPORTER="none",
                     OTEL_LOGS_EXPORTER="none", OTEL_EXPORTER_PROMETHEUS_HOST="127.0.0.1",
                     OTEL_EXPORTER_PROMETHEUS_PORT=str(metrics_port))

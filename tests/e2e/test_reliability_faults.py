@@ -16,7 +16,7 @@ import time
 import pytest
 
 from support.agent import BIN, PYTHON, agent_env, otel_run
-from support.processes import APPS_DIR, TESTS_DIR, Server, base_env, free_port, http_get, run
+from support.processes import APPS_DIR, TESTS_DIR, Server, base_env, free_port, free_ports, http_get, run
 
 SCRIPTS = TESTS_DIR / "scripts"
 FAULT_PLUGIN = TESTS_DIR / "plugins" / "fault_plugin"
@@ -154,7 +154,7 @@ def test_a_web_app_answers_the_same_whatever_the_receiver_does(own_receiver, ser
     """One gunicorn server while its receiver answers 500, closes connections, hangs
     and goes away: every response is the uninstrumented one, and the server stops
     within the exit bound."""
-    port, plain_port = free_port(), free_port()
+    port, plain_port = free_ports(2)
     env = agent_env(own_receiver, service_name, UPSTREAM_URL=upstream, OTEL_EXPORTER_OTLP_TIMEOUT=500,
                     OTEL_BSP_EXPORT_TIMEOUT=1000, OTEL_BLRP_EXPORT_TIMEOUT=1000,
                     OTEL_PYTHON_EXIT_TIMEOUT=EXIT_BOUND_MS)

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from support.agent import PYTHON, agent_env, otel_run
-from support.processes import APPS_DIR, TESTS_DIR, Server, free_port, http_get, run
+from support.processes import APPS_DIR, TESTS_DIR, Server, free_port, free_ports, http_get, run
 
 SCRIPT = TESTS_DIR / "scripts" / "requests_calls.py"
 SECRETS = ("hunter2-password", "alice-user", "sig-secret-123", "cred-secret-456", "token-secret-789",
@@ -160,7 +160,7 @@ def test_excluded_urls_and_agent_export_are_not_traced(script_run, receiver):
 def test_trace_continues_across_two_services(receiver, service_name):
     """Service A's /upstream handler calls service B with requests: one trace,
     A server -> A client -> B server."""
-    port_a, port_b = free_port(), free_port()
+    port_a, port_b = free_ports(2)
     service_a, service_b = service_name + "-a", service_name + "-b"
     gunicorn = ["gunicorn", "--no-control-socket", "-w", "1", "-b", None, "app:app"]
     flask_dir = APPS_DIR / "flask_app"
